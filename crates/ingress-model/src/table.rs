@@ -1,0 +1,303 @@
+//! The output: `RouteTable { routes, endpoints }`. Routes refer to upstreams by [`UpstreamId`];
+//! endpoint addresses live only in [`Endpoints`], so an endpoint change is one comparison away
+//! from a structural one (see [`crate::diff`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::condition::Condition;
+use crate::host::HostPattern;
+use crate::key::ObjectKey;
+use crate::objects::PortRef;
+use crate::path::PathMatch;
+use crate::policy::{Policy, Settings, UpstreamPolicy};
+
+/// Everything the proxy needs: what to match and where to send it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RouteTable {
+    /// The structure: hosts, routes, upstream specs, certificates, global settings.
+    pub routes: Routes,
+    /// Endpoint addresses per upstream.
+    pub endpoints: Endpoints,
+}
+
+/// The structural part of a table; any change here means the router is rebuilt.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Routes {
+    /// Virtual hosts, sorted by host pattern (exact, then wildcard, then any); at most one per
+    /// pattern.
+    pub virtual_hosts: Vec<VirtualHost>,
+    /// Serves requests no virtual host route matches; `None` means the built-in 404.
+    pub default_route: Option<Route>,
+    /// Every upstream a route refers to, with how to talk to it.
+    pub upstreams: BTreeMap<UpstreamId, Upstream>,
+    /// Parsed TLS certificates by Secret.
+    pub certificates: BTreeMap<ObjectKey, Certificate>,
+    /// The certificate for unknown SNI and for hosts whose own certificate is unusable;
+    /// `None` means the proxy generates a self-signed one.
+    pub default_certificate: Option<ObjectKey>,
+    /// Global settings from the controller ConfigMap.
+    pub settings: Settings,
+}
+
+/// The routes of one host pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VirtualHost {
+    /// Which hosts this serves.
+    pub host: HostPattern,
+    /// TLS for this host, if an Ingress asked for it.
+    pub tls: Option<HostTls>,
+    /// Routes, sorted by path precedence (best first); ties keep Ingress precedence order.
+    pub routes: Vec<Route>,
+}
+
+/// TLS settings of a virtual host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostTls {
+    /// The Secret whose certificate to present; `None` means the default certificate.
+    pub certificate: Option<ObjectKey>,
+    /// The Ingress whose `spec.tls` entry this came from.
+    pub origin: ObjectKey,
+}
+
+/// One route: a path match, extra conditions, an action and a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// How the path must match.
+    pub path: PathMatch,
+    /// Extra conditions that must all hold (headers, cookies, query, method); empty = none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// What to do with a matching request.
+    pub action: Action,
+    /// Per-route policy (timeouts, limits, rewrites, …), shared by the routes of one Ingress.
+    pub policy: Arc<Policy>,
+    /// Where the route was declared; `None` for the controller's default backend.
+    pub origin: Option<RouteOrigin>,
+}
+
+/// Where a route came from, for diagnostics, metrics and logs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RouteOrigin {
+    /// The Ingress.
+    pub ingress: ObjectKey,
+    /// The path as written in the Ingress (`$location_path`); `/` for a default backend.
+    pub path: String,
+}
+
+/// What a route does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Action {
+    /// Proxy to one of these upstreams, chosen by weight.
+    Forward(Forward),
+    /// Answer with a redirect.
+    Redirect(Redirect),
+    /// Answer with a fixed response.
+    Respond(FixedResponse),
+}
+
+/// Forward to weighted upstreams. A single backend has weight 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Forward {
+    /// The candidates; a weight of 0 receives no traffic.
+    pub backends: Vec<WeightedUpstream>,
+}
+
+impl Forward {
+    /// Forward everything to one upstream.
+    pub fn to(upstream: UpstreamId) -> Self {
+        Self { backends: vec![WeightedUpstream { upstream, weight: 1 }] }
+    }
+}
+
+/// One backend of a [`Forward`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WeightedUpstream {
+    /// The upstream.
+    pub upstream: UpstreamId,
+    /// Relative weight.
+    pub weight: u32,
+}
+
+/// A redirect answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Redirect {
+    /// The `Location`; may contain whitelisted `$variables`, expanded per request.
+    pub location: String,
+    /// 3xx status code.
+    pub status: u16,
+}
+
+/// A fixed answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FixedResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body text.
+    pub body: String,
+}
+
+/// Names an upstream: a Service port as the Ingress wrote it. Displays like ingress-nginx's
+/// upstream name, `namespace-service-port`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UpstreamId {
+    /// Service namespace.
+    pub namespace: String,
+    /// Service name.
+    pub service: String,
+    /// Service port by number or name.
+    pub port: PortRef,
+}
+
+impl UpstreamId {
+    /// An upstream id.
+    pub fn new(namespace: impl Into<String>, service: impl Into<String>, port: PortRef) -> Self {
+        Self { namespace: namespace.into(), service: service.into(), port }
+    }
+}
+
+impl fmt::Display for UpstreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{}", self.namespace, self.service, self.port)
+    }
+}
+
+impl Serialize for UpstreamId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// How to reach an upstream (the addresses are in [`Endpoints`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Upstream {
+    /// Protocol, balancing and connection settings.
+    pub policy: UpstreamPolicy,
+}
+
+/// Endpoint addresses per upstream. An upstream missing here has no endpoints (503).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Endpoints(pub BTreeMap<UpstreamId, EndpointSet>);
+
+impl Endpoints {
+    /// The endpoints of one upstream, if any.
+    pub fn get(&self, upstream: &UpstreamId) -> Option<&EndpointSet> {
+        self.0.get(upstream)
+    }
+}
+
+/// The ready addresses of one upstream, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EndpointSet(pub BTreeSet<SocketAddr>);
+
+impl EndpointSet {
+    /// Whether there is no address.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many addresses.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The addresses in order.
+    pub fn iter(&self) -> impl Iterator<Item = &SocketAddr> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<SocketAddr> for EndpointSet {
+    fn from_iter<I: IntoIterator<Item = SocketAddr>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+/// A parsed TLS certificate chain and key. Key material is never serialised or printed.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Certificate {
+    /// DER certificates, leaf first.
+    #[serde(skip)]
+    pub chain: Vec<Vec<u8>>,
+    /// The private key.
+    #[serde(skip)]
+    pub key: PrivateKey,
+    /// DNS names (SANs, else the subject CN) of the leaf.
+    pub names: Vec<String>,
+    /// Leaf `notAfter`, Unix seconds.
+    pub not_after: i64,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("chain_len", &self.chain.len())
+            .field("key", &self.key.format)
+            .field("names", &self.names)
+            .field("not_after", &self.not_after)
+            .finish()
+    }
+}
+
+/// A DER private key and its encoding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey {
+    /// Encoding of `der`.
+    pub format: KeyFormat,
+    /// The key.
+    pub der: Vec<u8>,
+}
+
+impl Default for PrivateKey {
+    fn default() -> Self {
+        Self { format: KeyFormat::Pkcs8, der: Vec::new() }
+    }
+}
+
+/// Private-key encodings accepted in TLS Secrets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum KeyFormat {
+    /// `BEGIN RSA PRIVATE KEY`.
+    Pkcs1,
+    /// `BEGIN PRIVATE KEY`.
+    Pkcs8,
+    /// `BEGIN EC PRIVATE KEY`.
+    Sec1,
+}
+
+impl RouteTable {
+    /// The virtual host serving a normalised request host: exact, else wildcard, else any.
+    pub fn virtual_host(&self, host: &str) -> Option<&VirtualHost> {
+        self.routes.virtual_host(host)
+    }
+}
+
+impl Routes {
+    /// The virtual host serving a normalised request host: exact, else wildcard, else any.
+    pub fn virtual_host(&self, host: &str) -> Option<&VirtualHost> {
+        let rank = |v: &VirtualHost| match v.host {
+            HostPattern::Exact(_) => 0,
+            HostPattern::Wildcard(_) => 1,
+            HostPattern::Any => 2,
+        };
+        self.virtual_hosts.iter().filter(|v| v.host.matches(host)).min_by_key(|v| rank(v))
+    }
+
+    /// Every upstream id a route refers to, the default route included.
+    pub fn referenced_upstreams(&self) -> BTreeSet<&UpstreamId> {
+        let routes = self.virtual_hosts.iter().flat_map(|v| &v.routes).chain(&self.default_route);
+        routes
+            .filter_map(|r| match &r.action {
+                Action::Forward(f) => Some(f.backends.iter().map(|b| &b.upstream)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+}
