@@ -122,14 +122,29 @@ mod tests {
 
     #[test]
     fn conditions_evaluate_against_the_request() {
-        let header = |v| Condition::Header { name: "x-canary".into(), value: v };
+        let header = |v| Condition::Header {
+            name: "x-canary".into(),
+            value: v,
+        };
         assert!(header(ValueMatch::Exact("always".into())).holds(&Req));
         assert!(!header(ValueMatch::Exact("never".into())).holds(&Req));
         assert!(header(ValueMatch::Regex("^al".into())).holds(&Req));
         assert!(!header(ValueMatch::Regex("(".into())).holds(&Req));
         assert!(header(ValueMatch::Present).holds(&Req));
-        assert!(Condition::Cookie { name: "c".into(), value: ValueMatch::Present }.holds(&Req));
-        assert!(!Condition::Query { name: "q".into(), value: ValueMatch::Present }.holds(&Req));
+        assert!(
+            Condition::Cookie {
+                name: "c".into(),
+                value: ValueMatch::Present
+            }
+            .holds(&Req)
+        );
+        assert!(
+            !Condition::Query {
+                name: "q".into(),
+                value: ValueMatch::Present
+            }
+            .holds(&Req)
+        );
         assert!(Condition::Method("post".into()).holds(&Req));
         assert!(!header(ValueMatch::Present).holds(&NoAttributes));
     }

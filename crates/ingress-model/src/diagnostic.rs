@@ -79,7 +79,9 @@ pub enum DiagnosticKind {
     #[error("TLS Secret {0} not found; serving the default certificate")]
     TlsSecretNotFound(ObjectKey),
     /// The Secret is not of type `kubernetes.io/tls`: the default certificate is served.
-    #[error("Secret {secret} has type {found:?}, not kubernetes.io/tls; serving the default certificate")]
+    #[error(
+        "Secret {secret} has type {found:?}, not kubernetes.io/tls; serving the default certificate"
+    )]
     TlsSecretWrongType {
         /// The Secret.
         secret: ObjectKey,
@@ -95,7 +97,9 @@ pub enum DiagnosticKind {
         reason: String,
     },
     /// The certificate does not cover the host: the default certificate is served for it.
-    #[error("certificate in Secret {secret} does not cover host {host}; serving the default certificate")]
+    #[error(
+        "certificate in Secret {secret} does not cover host {host}; serving the default certificate"
+    )]
     CertificateHostMismatch {
         /// The Secret.
         secret: ObjectKey,
@@ -111,7 +115,9 @@ pub enum DiagnosticKind {
         not_after: i64,
     },
     /// Another Ingress already serves this host and path; the older one wins.
-    #[error("host {host:?} path {path} is already served by Ingress {winner}; this rule is ignored")]
+    #[error(
+        "host {host:?} path {path} is already served by Ingress {winner}; this rule is ignored"
+    )]
     Conflict {
         /// The host.
         host: String,
@@ -121,7 +127,9 @@ pub enum DiagnosticKind {
         winner: ObjectKey,
     },
     /// The TLS settings of a host come from an older Ingress; these are ignored.
-    #[error("TLS for host {host:?} is already configured by Ingress {winner}; this entry is ignored")]
+    #[error(
+        "TLS for host {host:?} is already configured by Ingress {winner}; this entry is ignored"
+    )]
     TlsConflict {
         /// The host.
         host: String,
@@ -135,10 +143,14 @@ pub enum DiagnosticKind {
         winner: String,
     },
     /// The object was written in a deprecated API version and converted.
-    #[error("apiVersion {0} is deprecated (removed in Kubernetes 1.22); converted to networking.k8s.io/v1")]
+    #[error(
+        "apiVersion {0} is deprecated (removed in Kubernetes 1.22); converted to networking.k8s.io/v1"
+    )]
     LegacyApiVersion(String),
     /// An annotation value is invalid: the whole Ingress is rejected, as by ingress-nginx.
-    #[error("annotation {annotation} has invalid value {value:?}: {reason}; the Ingress is not served")]
+    #[error(
+        "annotation {annotation} has invalid value {value:?}: {reason}; the Ingress is not served"
+    )]
     InvalidAnnotation {
         /// Full annotation key.
         annotation: String,
@@ -211,12 +223,18 @@ impl DiagnosticKind {
 
     /// A host error as a diagnostic.
     pub fn invalid_host(host: &str, reason: &HostError) -> Self {
-        Self::InvalidHost { host: host.to_owned(), reason: reason.to_string() }
+        Self::InvalidHost {
+            host: host.to_owned(),
+            reason: reason.to_string(),
+        }
     }
 
     /// A path error as a diagnostic.
     pub fn invalid_path(path: &str, reason: &PathError) -> Self {
-        Self::InvalidPath { path: path.to_owned(), reason: reason.to_string() }
+        Self::InvalidPath {
+            path: path.to_owned(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -229,7 +247,12 @@ impl Diagnostic {
         field: impl Into<String>,
         what: DiagnosticKind,
     ) -> Self {
-        Self { severity, object: ObjectRef::new(kind, key.clone()), field: field.into(), kind: what }
+        Self {
+            severity,
+            object: ObjectRef::new(kind, key.clone()),
+            field: field.into(),
+            kind: what,
+        }
     }
 
     /// Whether this concerns the given Ingress.
@@ -286,7 +309,12 @@ mod tests {
             DiagnosticKind::invalid_host("a..b", &HostError::InvalidLabel(String::new())),
         );
         let text = d.to_string();
-        assert!(text.starts_with("error: Ingress default/web: spec.rules[0].host: invalid host \"a..b\""), "{text}");
+        assert!(
+            text.starts_with(
+                "error: Ingress default/web: spec.rules[0].host: invalid host \"a..b\""
+            ),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["code"], "invalid_host");

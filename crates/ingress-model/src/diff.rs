@@ -39,7 +39,11 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> Plan {
         })
         .collect();
     updates.sort_by(|a, b| a.upstream.cmp(&b.upstream));
-    if updates.is_empty() { Plan::Unchanged } else { Plan::Endpoints(updates) }
+    if updates.is_empty() {
+        Plan::Unchanged
+    } else {
+        Plan::Endpoints(updates)
+    }
 }
 
 /// Keys whose values differ between two maps, with the new value (`None` when removed).
@@ -47,7 +51,13 @@ fn changed_entries<'a, K: Ord, V: Eq>(
     old: &'a BTreeMap<K, V>,
     new: &'a BTreeMap<K, V>,
 ) -> impl Iterator<Item = (&'a K, Option<&'a V>)> {
-    let removed = old.keys().filter(|k| !new.contains_key(*k)).map(|k| (k, None));
-    let changed = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k, Some(v)));
+    let removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| (k, None));
+    let changed = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k, Some(v)));
     changed.chain(removed)
 }

@@ -24,10 +24,14 @@ pub enum HostError {
     #[error("longer than 253 characters")]
     TooLong,
     /// A label is empty, too long or has characters outside `[a-z0-9-]`.
-    #[error("label {0:?} is not a DNS-1123 label (lowercase letters, digits and '-', 1-63 characters, no leading or trailing '-')")]
+    #[error(
+        "label {0:?} is not a DNS-1123 label (lowercase letters, digits and '-', 1-63 characters, no leading or trailing '-')"
+    )]
     InvalidLabel(String),
     /// `*` anywhere but as the whole first label, or a bare `*`.
-    #[error("a wildcard must be the whole first label followed by at least one more label, as in *.example.com")]
+    #[error(
+        "a wildcard must be the whole first label followed by at least one more label, as in *.example.com"
+    )]
     InvalidWildcard,
     /// An IP address.
     #[error("an IP address is not allowed as a host; leave the host out to match any host")]
@@ -124,7 +128,9 @@ fn is_dns_label(label: &str) -> bool {
     let bytes = label.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes.first() != Some(&b'-')
         && bytes.last() != Some(&b'-')
 }
@@ -134,7 +140,9 @@ fn is_dns_label(label: &str) -> bool {
 pub fn normalize_host(authority: &str) -> Cow<'_, str> {
     let authority = authority.trim();
     // Drop userinfo, which is not allowed in Host but may appear in an absolute URI.
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = if authority.starts_with('[') {
         // IPv6 literal: keep the brackets, drop what follows `]`.
         match authority.find(']') {
@@ -163,18 +171,54 @@ mod tests {
     fn parses_hosts() {
         assert_eq!(HostPattern::parse(None), Ok(HostPattern::Any));
         assert_eq!(HostPattern::parse(Some("")), Ok(HostPattern::Any));
-        assert_eq!(HostPattern::parse(Some("Foo.Example.COM.")), Ok(HostPattern::Exact("foo.example.com".into())));
-        assert_eq!(HostPattern::parse(Some("*.example.com")), Ok(HostPattern::Wildcard("example.com".into())));
-        assert_eq!(HostPattern::parse(Some("*")), Err(HostError::InvalidWildcard));
-        assert_eq!(HostPattern::parse(Some("*.")), Err(HostError::InvalidWildcard));
-        assert_eq!(HostPattern::parse(Some("a.*.com")), Err(HostError::InvalidWildcard));
-        assert_eq!(HostPattern::parse(Some("foo*.com")), Err(HostError::InvalidWildcard));
-        assert_eq!(HostPattern::parse(Some("10.0.0.1")), Err(HostError::IpAddress));
-        assert_eq!(HostPattern::parse(Some("a.com:80")), Err(HostError::HasPort));
-        assert!(matches!(HostPattern::parse(Some("a..com")), Err(HostError::InvalidLabel(_))));
-        assert!(matches!(HostPattern::parse(Some("-a.com")), Err(HostError::InvalidLabel(_))));
-        assert!(matches!(HostPattern::parse(Some("a_b.com")), Err(HostError::InvalidLabel(_))));
-        assert_eq!(HostPattern::parse(Some(&"a".repeat(254))), Err(HostError::TooLong));
+        assert_eq!(
+            HostPattern::parse(Some("Foo.Example.COM.")),
+            Ok(HostPattern::Exact("foo.example.com".into()))
+        );
+        assert_eq!(
+            HostPattern::parse(Some("*.example.com")),
+            Ok(HostPattern::Wildcard("example.com".into()))
+        );
+        assert_eq!(
+            HostPattern::parse(Some("*")),
+            Err(HostError::InvalidWildcard)
+        );
+        assert_eq!(
+            HostPattern::parse(Some("*.")),
+            Err(HostError::InvalidWildcard)
+        );
+        assert_eq!(
+            HostPattern::parse(Some("a.*.com")),
+            Err(HostError::InvalidWildcard)
+        );
+        assert_eq!(
+            HostPattern::parse(Some("foo*.com")),
+            Err(HostError::InvalidWildcard)
+        );
+        assert_eq!(
+            HostPattern::parse(Some("10.0.0.1")),
+            Err(HostError::IpAddress)
+        );
+        assert_eq!(
+            HostPattern::parse(Some("a.com:80")),
+            Err(HostError::HasPort)
+        );
+        assert!(matches!(
+            HostPattern::parse(Some("a..com")),
+            Err(HostError::InvalidLabel(_))
+        ));
+        assert!(matches!(
+            HostPattern::parse(Some("-a.com")),
+            Err(HostError::InvalidLabel(_))
+        ));
+        assert!(matches!(
+            HostPattern::parse(Some("a_b.com")),
+            Err(HostError::InvalidLabel(_))
+        ));
+        assert_eq!(
+            HostPattern::parse(Some(&"a".repeat(254))),
+            Err(HostError::TooLong)
+        );
     }
 
     #[test]

@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
-/// A namespaced object name. Sorts by namespace, then name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// A namespaced object name. Sorts by namespace, then name; serialises as `namespace/name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
     /// The namespace; empty for cluster-scoped objects such as IngressClass.
     pub namespace: String,
@@ -16,7 +17,10 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// A key from a namespace and a name.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), name: name.into() }
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     /// Parses `namespace/name`; a bare `name` takes `default_namespace`.
@@ -78,12 +82,11 @@ impl fmt::Display for Kind {
 }
 
 /// A reference to one object: its kind and key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectRef {
     /// What kind of object.
     pub kind: Kind,
     /// Which one.
-    #[serde(flatten)]
     pub key: ObjectKey,
 }
 
@@ -97,6 +100,22 @@ impl ObjectRef {
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.kind, self.key)
+    }
+}
+
+impl Serialize for ObjectKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl Serialize for ObjectRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ObjectRef", 3)?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("namespace", &self.key.namespace)?;
+        s.serialize_field("name", &self.key.name)?;
+        s.end()
     }
 }
 

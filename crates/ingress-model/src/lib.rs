@@ -77,5 +77,8 @@ pub use key::{Kind, ObjectKey, ObjectRef};
 pub use objects::*;
 pub use path::{PathMatch, normalize_path};
 pub use policy::{BackendProtocol, Policy, Settings, Timeouts, UpstreamPolicy};
-pub use snapshot::{BuildOptions, ServiceRef, Snapshot, SnippetPolicy};
+pub use snapshot::{
+    BuildOptions, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTROLLER_CLASS, ServiceRef, Snapshot,
+    SnippetPolicy,
+};
 pub use table::*;

@@ -33,7 +33,12 @@ impl Routes {
     ///
     /// `path` is matched as given: callers normalise it first with
     /// [`crate::path::normalize_path`], as the proxy does.
-    pub fn lookup(&self, host: &str, path: &str, request: &dyn RequestAttributes) -> Option<&Route> {
+    pub fn lookup(
+        &self,
+        host: &str,
+        path: &str,
+        request: &dyn RequestAttributes,
+    ) -> Option<&Route> {
         let host = normalize_host(host);
         let in_host = self.virtual_host(&host).and_then(|vhost| {
             let mut best: Option<(Precedence<'_>, &Route)> = None;

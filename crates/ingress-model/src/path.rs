@@ -43,7 +43,9 @@ pub enum PathError {
     NotAbsolute,
     /// Contains `//`, `/./`, `/../`, `%2F`, or ends in `/.` or `/..` (Kubernetes forbids these
     /// in Exact and Prefix paths).
-    #[error("must not contain '//', '/./', '/../' or '%2F', nor end in '/.' or '/..' (pathType {0})")]
+    #[error(
+        "must not contain '//', '/./', '/../' or '%2F', nor end in '/.' or '/..' (pathType {0})"
+    )]
     InvalidSequence(&'static str),
     /// Not a valid regular expression (or uses PCRE-only syntax).
     #[error("invalid regular expression: {0}")]
@@ -68,7 +70,11 @@ impl PathMatch {
         }
         let normalized = normalize_path(path);
         let trimmed = normalized.trim_end_matches('/');
-        Ok(Self::Prefix(if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }))
+        Ok(Self::Prefix(if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            trimmed.to_owned()
+        }))
     }
 
     /// Builds a regex match (ingress-nginx `use-regex`): validated, kept as written.
@@ -105,7 +111,11 @@ impl PathMatch {
             Self::Prefix(p) => (1, p),
             Self::Exact(p) => (2, p),
         };
-        Precedence { length: text.len(), rank, text }
+        Precedence {
+            length: text.len(),
+            rank,
+            text,
+        }
     }
 }
 
@@ -150,10 +160,16 @@ fn check_strict(path: &str, kind: &'static str) -> Result<(), PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
-    let bad = ["//", "/./", "/../", "%2f", "%2F"].iter().any(|s| path.contains(s))
+    let bad = ["//", "/./", "/../", "%2f", "%2F"]
+        .iter()
+        .any(|s| path.contains(s))
         || path.ends_with("/..")
         || path.ends_with("/.");
-    if bad { Err(PathError::InvalidSequence(kind)) } else { Ok(()) }
+    if bad {
+        Err(PathError::InvalidSequence(kind))
+    } else {
+        Ok(())
+    }
 }
 
 /// Normalises a request path for matching (see the module documentation for the policy).
@@ -337,7 +353,10 @@ mod tests {
             assert!(PathMatch::prefix(bad, true).is_err(), "{bad}");
         }
         assert_eq!(PathMatch::exact("a"), Err(PathError::NotAbsolute));
-        assert_eq!(PathMatch::prefix("/a//b", false), Ok(PathMatch::Prefix("/a/b".into())));
+        assert_eq!(
+            PathMatch::prefix("/a//b", false),
+            Ok(PathMatch::Prefix("/a/b".into()))
+        );
     }
 
     #[test]

@@ -4,16 +4,10 @@
 use serde::Serialize;
 
 /// Per-route policy. Routes of one Ingress share one `Arc<Policy>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// Upstream timeouts.
     pub timeouts: Timeouts,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self { timeouts: Timeouts::default() }
-    }
 }
 
 /// Upstream timeouts (`proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout`).
@@ -29,7 +23,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect_ms: 5_000, read_ms: 60_000, send_ms: 60_000 }
+        Self {
+            connect_ms: 5_000,
+            read_ms: 60_000,
+            send_ms: 60_000,
+        }
     }
 }
 

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::key::ObjectKey;
-use crate::objects::{
-    ConfigMap, EndpointSlice, Ingress, IngressClass, PortRef, Secret, Service,
-};
+use crate::objects::{ConfigMap, EndpointSlice, Ingress, IngressClass, PortRef, Secret, Service};
 
 /// Every object a source has seen, keyed by `(namespace, name)`. Plain data: equal snapshots
 /// build equal tables whatever order the objects arrived in.

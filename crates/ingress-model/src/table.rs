@@ -112,7 +112,12 @@ pub struct Forward {
 impl Forward {
     /// Forward everything to one upstream.
     pub fn to(upstream: UpstreamId) -> Self {
-        Self { backends: vec![WeightedUpstream { upstream, weight: 1 }] }
+        Self {
+            backends: vec![WeightedUpstream {
+                upstream,
+                weight: 1,
+            }],
+        }
     }
 }
 
@@ -158,7 +163,11 @@ pub struct UpstreamId {
 impl UpstreamId {
     /// An upstream id.
     pub fn new(namespace: impl Into<String>, service: impl Into<String>, port: PortRef) -> Self {
-        Self { namespace: namespace.into(), service: service.into(), port }
+        Self {
+            namespace: namespace.into(),
+            service: service.into(),
+            port,
+        }
     }
 }
 
@@ -256,7 +265,10 @@ pub struct PrivateKey {
 
 impl Default for PrivateKey {
     fn default() -> Self {
-        Self { format: KeyFormat::Pkcs8, der: Vec::new() }
+        Self {
+            format: KeyFormat::Pkcs8,
+            der: Vec::new(),
+        }
     }
 }
 
@@ -286,12 +298,19 @@ impl Routes {
             HostPattern::Wildcard(_) => 1,
             HostPattern::Any => 2,
         };
-        self.virtual_hosts.iter().filter(|v| v.host.matches(host)).min_by_key(|v| rank(v))
+        self.virtual_hosts
+            .iter()
+            .filter(|v| v.host.matches(host))
+            .min_by_key(|v| rank(v))
     }
 
     /// Every upstream id a route refers to, the default route included.
     pub fn referenced_upstreams(&self) -> BTreeSet<&UpstreamId> {
-        let routes = self.virtual_hosts.iter().flat_map(|v| &v.routes).chain(&self.default_route);
+        let routes = self
+            .virtual_hosts
+            .iter()
+            .flat_map(|v| &v.routes)
+            .chain(&self.default_route);
         routes
             .filter_map(|r| match &r.action {
                 Action::Forward(f) => Some(f.backends.iter().map(|b| &b.upstream)),

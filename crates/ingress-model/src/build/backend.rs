@@ -29,7 +29,10 @@ impl<'a> SliceIndex<'a> {
     }
 
     fn slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
-        self.by_service.get(namespace).and_then(|n| n.get(service)).map_or(&[], Vec::as_slice)
+        self.by_service
+            .get(namespace)
+            .and_then(|n| n.get(service))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -44,7 +47,10 @@ pub fn check_upstream(snapshot: &Snapshot, id: &UpstreamId) -> Result<(), Diagno
     }
     match service_port(service, &id.port) {
         Some(_) => Ok(()),
-        None => Err(DiagnosticKind::ServicePortNotFound { service: key, port: id.port.clone() }),
+        None => Err(DiagnosticKind::ServicePortNotFound {
+            service: key,
+            port: id.port.clone(),
+        }),
     }
 }
 

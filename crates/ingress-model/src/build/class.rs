@@ -13,7 +13,11 @@ pub const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 ///    `ingress_class` with no IngressClass object also counts. The annotation is not consulted.
 /// 2. Else the `kubernetes.io/ingress.class` annotation: ours iff it equals `ingress_class`.
 /// 3. Else ours iff `watch_ingress_without_class`, or one of our IngressClasses is the default.
-pub fn ownership(ingress: &Ingress, snapshot: &Snapshot, opts: &BuildOptions) -> Result<(), String> {
+pub fn ownership(
+    ingress: &Ingress,
+    snapshot: &Snapshot,
+    opts: &BuildOptions,
+) -> Result<(), String> {
     if let Some(name) = ingress.class_name.as_deref().filter(|n| !n.is_empty()) {
         let ours = match snapshot.ingress_classes.get(name) {
             Some(_) => class_is_ours(name, snapshot, opts),
@@ -22,7 +26,11 @@ pub fn ownership(ingress: &Ingress, snapshot: &Snapshot, opts: &BuildOptions) ->
         return if ours { Ok(()) } else { Err(name.to_owned()) };
     }
     if let Some(value) = ingress.annotations.get(CLASS_ANNOTATION) {
-        return if *value == opts.ingress_class { Ok(()) } else { Err(value.clone()) };
+        return if *value == opts.ingress_class {
+            Ok(())
+        } else {
+            Err(value.clone())
+        };
     }
     let default_is_ours = snapshot
         .ingress_classes
@@ -48,7 +56,10 @@ mod tests {
     use crate::objects::IngressClass;
 
     fn ingress(class: Option<&str>, annotation: Option<&str>) -> Ingress {
-        let mut ing = Ingress { class_name: class.map(Into::into), ..Ingress::default() };
+        let mut ing = Ingress {
+            class_name: class.map(Into::into),
+            ..Ingress::default()
+        };
         if let Some(a) = annotation {
             ing.annotations.insert(CLASS_ANNOTATION.into(), a.into());
         }
@@ -57,27 +68,44 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         let mut s = Snapshot::default();
-        s.insert_ingress_class(IngressClass { name: "mine".into(), controller: "sluice.dev/ingress-controller".into(), is_default: false });
-        s.insert_ingress_class(IngressClass { name: "nginx".into(), controller: "k8s.io/ingress-nginx".into(), is_default: false });
+        s.insert_ingress_class(IngressClass {
+            name: "mine".into(),
+            controller: "sluice.dev/ingress-controller".into(),
+            is_default: false,
+        });
+        s.insert_ingress_class(IngressClass {
+            name: "nginx".into(),
+            controller: "k8s.io/ingress-nginx".into(),
+            is_default: false,
+        });
         s
     }
 
     #[test]
     fn class_name_resolves_through_ingress_class_objects() {
-        let opts = BuildOptions { ingress_class: "nginx".into(), ..BuildOptions::default() };
+        let opts = BuildOptions {
+            ingress_class: "nginx".into(),
+            ..BuildOptions::default()
+        };
         let s = snapshot();
         assert!(ownership(&ingress(Some("mine"), None), &s, &opts).is_ok());
         assert!(ownership(&ingress(Some("nginx"), None), &s, &opts).is_err());
         // The annotation is not a fallback when the name is set.
         assert!(ownership(&ingress(Some("nginx"), Some("nginx")), &s, &opts).is_err());
-        let by_name = BuildOptions { ingress_class_by_name: true, ..opts.clone() };
+        let by_name = BuildOptions {
+            ingress_class_by_name: true,
+            ..opts.clone()
+        };
         assert!(ownership(&ingress(Some("nginx"), None), &s, &by_name).is_ok());
         assert!(ownership(&ingress(Some("missing"), None), &s, &opts).is_err());
     }
 
     #[test]
     fn gateway_mode_accepts_class_name_without_object() {
-        let opts = BuildOptions { class_name_without_object: true, ..BuildOptions::default() };
+        let opts = BuildOptions {
+            class_name_without_object: true,
+            ..BuildOptions::default()
+        };
         let s = Snapshot::default();
         assert!(ownership(&ingress(Some("sluice"), None), &s, &opts).is_ok());
         assert!(ownership(&ingress(Some("other"), None), &s, &opts).is_err());
@@ -90,10 +118,17 @@ mod tests {
         assert!(ownership(&ingress(None, Some("sluice")), &s, &opts).is_ok());
         assert!(ownership(&ingress(None, Some("nginx")), &s, &opts).is_err());
         assert!(ownership(&ingress(None, None), &s, &opts).is_err());
-        let without = BuildOptions { watch_ingress_without_class: true, ..opts.clone() };
+        let without = BuildOptions {
+            watch_ingress_without_class: true,
+            ..opts.clone()
+        };
         assert!(ownership(&ingress(None, None), &s, &without).is_ok());
         let mut with_default = snapshot();
-        with_default.insert_ingress_class(IngressClass { name: "mine".into(), controller: "sluice.dev/ingress-controller".into(), is_default: true });
+        with_default.insert_ingress_class(IngressClass {
+            name: "mine".into(),
+            controller: "sluice.dev/ingress-controller".into(),
+            is_default: true,
+        });
         assert!(ownership(&ingress(None, None), &with_default, &opts).is_ok());
     }
 }

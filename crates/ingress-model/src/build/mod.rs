@@ -92,7 +92,8 @@ impl<'a> Builder<'a> {
     }
 
     fn diagnose(&mut self, severity: Severity, key: &ObjectKey, field: &str, kind: DiagnosticKind) {
-        self.diagnostics.push(Diagnostic::new(severity, Kind::Ingress, key, field, kind));
+        self.diagnostics
+            .push(Diagnostic::new(severity, Kind::Ingress, key, field, kind));
     }
 
     fn add_ingress(&mut self, ingress: &Ingress) {
@@ -104,7 +105,12 @@ impl<'a> Builder<'a> {
                 Err(e) => {
                     let written = rule.host.as_deref().unwrap_or_default();
                     let field = format!("spec.rules[{i}].host");
-                    self.diagnose(Severity::Error, &ingress.key, &field, DiagnosticKind::invalid_host(written, &e));
+                    self.diagnose(
+                        Severity::Error,
+                        &ingress.key,
+                        &field,
+                        DiagnosticKind::invalid_host(written, &e),
+                    );
                     continue;
                 }
             };
@@ -119,17 +125,20 @@ impl<'a> Builder<'a> {
                 rule_hosts.push(host);
             }
         }
-        if let Some(backend) = &ingress.default_backend {
-            if let Some(action) = self.action(ingress, backend, "spec.defaultBackend") {
-                let route = Route {
-                    path: PathMatch::Prefix("/".into()),
-                    conditions: Vec::new(),
-                    action,
-                    policy: policy.clone(),
-                    origin: Some(RouteOrigin { ingress: ingress.key.clone(), path: "/".into() }),
-                };
-                self.add_default_backend(ingress, route, &rule_hosts);
-            }
+        if let Some(backend) = &ingress.default_backend
+            && let Some(action) = self.action(ingress, backend, "spec.defaultBackend")
+        {
+            let route = Route {
+                path: PathMatch::Prefix("/".into()),
+                conditions: Vec::new(),
+                action,
+                policy: policy.clone(),
+                origin: Some(RouteOrigin {
+                    ingress: ingress.key.clone(),
+                    path: "/".into(),
+                }),
+            };
+            self.add_default_backend(ingress, route, &rule_hosts);
         }
         self.add_tls(ingress, &rule_hosts);
     }
@@ -137,21 +146,38 @@ impl<'a> Builder<'a> {
     fn add_default_backend(&mut self, ingress: &Ingress, route: Route, rule_hosts: &[HostPattern]) {
         if !ingress.rules.is_empty() {
             for host in rule_hosts {
-                self.fallbacks.entry(host.clone()).or_insert_with(|| route.clone());
+                self.fallbacks
+                    .entry(host.clone())
+                    .or_insert_with(|| route.clone());
             }
             return;
         }
         match self.catch_all.as_ref().and_then(|r| r.origin.as_ref()) {
             Some(winner) => {
                 let winner = format!("Ingress {}", winner.ingress);
-                self.diagnose(Severity::Warning, &ingress.key, "spec.defaultBackend", DiagnosticKind::DefaultBackendConflict { winner });
+                self.diagnose(
+                    Severity::Warning,
+                    &ingress.key,
+                    "spec.defaultBackend",
+                    DiagnosticKind::DefaultBackendConflict { winner },
+                );
             }
             None => self.catch_all = Some(route),
         }
     }
 
-    fn route(&mut self, ingress: &Ingress, path: &HttpPath, field: &str, policy: &Arc<Policy>) -> Option<Route> {
-        let written = path.path.as_deref().filter(|p| !p.is_empty()).unwrap_or("/");
+    fn route(
+        &mut self,
+        ingress: &Ingress,
+        path: &HttpPath,
+        field: &str,
+        policy: &Arc<Policy>,
+    ) -> Option<Route> {
+        let written = path
+            .path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
         let parsed = match path.path_type.unwrap_or(PathType::ImplementationSpecific) {
             PathType::Exact => PathMatch::exact(written),
             PathType::Prefix => PathMatch::prefix(written, true),
@@ -161,7 +187,12 @@ impl<'a> Builder<'a> {
             Ok(m) => m,
             Err(e) => {
                 let field = format!("{field}.path");
-                self.diagnose(Severity::Error, &ingress.key, &field, DiagnosticKind::invalid_path(written, &e));
+                self.diagnose(
+                    Severity::Error,
+                    &ingress.key,
+                    &field,
+                    DiagnosticKind::invalid_path(written, &e),
+                );
                 return None;
             }
         };
@@ -171,24 +202,42 @@ impl<'a> Builder<'a> {
             conditions: Vec::new(),
             action,
             policy: policy.clone(),
-            origin: Some(RouteOrigin { ingress: ingress.key.clone(), path: written.to_owned() }),
+            origin: Some(RouteOrigin {
+                ingress: ingress.key.clone(),
+                path: written.to_owned(),
+            }),
         })
     }
 
     /// The forward action for a backend; a missing Service or port is reported and the route
     /// kept (it answers 503 until they appear).
-    fn action(&mut self, ingress: &Ingress, backend: &IngressBackend, field: &str) -> Option<Action> {
+    fn action(
+        &mut self,
+        ingress: &Ingress,
+        backend: &IngressBackend,
+        field: &str,
+    ) -> Option<Action> {
         match backend {
             IngressBackend::Service { name, port } => {
                 let id = UpstreamId::new(&ingress.key.namespace, name, port.clone());
                 if let Err(kind) = backend::check_upstream(self.snapshot, &id) {
-                    self.diagnose(Severity::Warning, &ingress.key, &format!("{field}.service"), kind);
+                    self.diagnose(
+                        Severity::Warning,
+                        &ingress.key,
+                        &format!("{field}.service"),
+                        kind,
+                    );
                 }
                 Some(Action::Forward(Forward::to(id)))
             }
             IngressBackend::Resource { kind, name, .. } => {
                 let what = format!("{kind}/{name}");
-                self.diagnose(Severity::Error, &ingress.key, &format!("{field}.resource"), DiagnosticKind::ResourceBackend(what));
+                self.diagnose(
+                    Severity::Error,
+                    &ingress.key,
+                    &format!("{field}.resource"),
+                    DiagnosticKind::ResourceBackend(what),
+                );
                 None
             }
         }
@@ -198,7 +247,11 @@ impl<'a> Builder<'a> {
         let routes = self.hosts.entry(host.clone()).or_default();
         let slot = (route.path.clone(), route.conditions.clone());
         if let Some(winner) = routes.owners.get(&slot) {
-            let kind = DiagnosticKind::Conflict { host: host.to_string(), path: route.path.to_string(), winner: winner.clone() };
+            let kind = DiagnosticKind::Conflict {
+                host: host.to_string(),
+                path: route.path.to_string(),
+                winner: winner.clone(),
+            };
             self.diagnose(Severity::Warning, owner, field, kind);
             return;
         }
@@ -210,9 +263,13 @@ impl<'a> Builder<'a> {
         let mut listed = BTreeSet::new();
         let mut entry_certs = Vec::new();
         for (k, entry) in ingress.tls.iter().enumerate() {
-            let certificate = entry.secret_name.as_deref().filter(|s| !s.is_empty()).and_then(|name| {
-                self.certificate(ingress, name, &format!("spec.tls[{k}].secretName"))
-            });
+            let certificate = entry
+                .secret_name
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .and_then(|name| {
+                    self.certificate(ingress, name, &format!("spec.tls[{k}].secretName"))
+                });
             entry_certs.push(certificate.clone());
             for (m, written) in entry.hosts.iter().enumerate() {
                 let host = match HostPattern::parse(Some(written)) {
@@ -220,20 +277,40 @@ impl<'a> Builder<'a> {
                     Ok(host) => host,
                     Err(e) => {
                         let field = format!("spec.tls[{k}].hosts[{m}]");
-                        self.diagnose(Severity::Error, &ingress.key, &field, DiagnosticKind::invalid_host(written, &e));
+                        self.diagnose(
+                            Severity::Error,
+                            &ingress.key,
+                            &field,
+                            DiagnosticKind::invalid_host(written, &e),
+                        );
                         continue;
                     }
                 };
                 listed.insert(host.clone());
-                self.bind_tls(ingress, host, certificate.clone(), &format!("spec.tls[{k}]"));
+                self.bind_tls(
+                    ingress,
+                    host,
+                    certificate.clone(),
+                    &format!("spec.tls[{k}]"),
+                );
             }
         }
         // ingress-nginx: a rule host no entry lists still gets TLS from a certificate of this
         // Ingress that covers it.
-        for host in rule_hosts.iter().filter(|h| **h != HostPattern::Any && !listed.contains(*h)) {
+        for host in rule_hosts
+            .iter()
+            .filter(|h| **h != HostPattern::Any && !listed.contains(*h))
+        {
             let covering = entry_certs.iter().enumerate().find_map(|(k, cert)| {
                 let key = cert.as_ref()?;
-                let covers = self.certificates.get(key)?.as_ref().ok()?.names.iter().any(|n| host.covered_by_certificate_name(n));
+                let covers = self
+                    .certificates
+                    .get(key)?
+                    .as_ref()
+                    .ok()?
+                    .names
+                    .iter()
+                    .any(|n| host.covered_by_certificate_name(n));
                 covers.then(|| (k, key.clone()))
             });
             if let Some((k, key)) = covering {
@@ -242,23 +319,45 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn bind_tls(&mut self, ingress: &Ingress, host: HostPattern, certificate: Option<ObjectKey>, field: &str) {
+    fn bind_tls(
+        &mut self,
+        ingress: &Ingress,
+        host: HostPattern,
+        certificate: Option<ObjectKey>,
+        field: &str,
+    ) {
         if let Some(existing) = self.tls.get(&host) {
             if existing.origin != ingress.key && existing.certificate != certificate {
-                let kind = DiagnosticKind::TlsConflict { host: host.to_string(), winner: existing.origin.clone() };
+                let kind = DiagnosticKind::TlsConflict {
+                    host: host.to_string(),
+                    winner: existing.origin.clone(),
+                };
                 self.diagnose(Severity::Warning, &ingress.key, field, kind);
             }
             return;
         }
         let certificate = certificate.filter(|key| {
-            let covers = self.certificates.get(key).and_then(|c| c.as_ref().ok()).is_some_and(|c| c.names.iter().any(|n| host.covered_by_certificate_name(n)));
+            let covers = self
+                .certificates
+                .get(key)
+                .and_then(|c| c.as_ref().ok())
+                .is_some_and(|c| c.names.iter().any(|n| host.covered_by_certificate_name(n)));
             if !covers {
-                let kind = DiagnosticKind::CertificateHostMismatch { secret: key.clone(), host: host.to_string() };
+                let kind = DiagnosticKind::CertificateHostMismatch {
+                    secret: key.clone(),
+                    host: host.to_string(),
+                };
                 self.diagnose(Severity::Warning, &ingress.key, field, kind);
             }
             covers
         });
-        self.tls.insert(host, HostTls { certificate, origin: ingress.key.clone() });
+        self.tls.insert(
+            host,
+            HostTls {
+                certificate,
+                origin: ingress.key.clone(),
+            },
+        );
     }
 
     /// The usable certificate of a Secret in the Ingress namespace, reporting why not.
@@ -267,7 +366,15 @@ impl<'a> Builder<'a> {
         match self.load_certificate(&key) {
             Ok(not_after) => {
                 if self.opts.now.is_some_and(|now| now > not_after) {
-                    self.diagnose(Severity::Warning, &ingress.key, field, DiagnosticKind::CertificateExpired { secret: key.clone(), not_after });
+                    self.diagnose(
+                        Severity::Warning,
+                        &ingress.key,
+                        field,
+                        DiagnosticKind::CertificateExpired {
+                            secret: key.clone(),
+                            not_after,
+                        },
+                    );
                 }
                 Some(key)
             }
@@ -299,16 +406,30 @@ impl<'a> Builder<'a> {
         let service = self.snapshot.services.get(key);
         let port = match (&service_ref.port, service) {
             (Some(port), _) => port.clone(),
-            (None, Some(service)) if !service.ports.is_empty() => PortRef::Number(service.ports[0].port),
+            (None, Some(service)) if !service.ports.is_empty() => {
+                PortRef::Number(service.ports[0].port)
+            }
             _ => {
                 let kind = DiagnosticKind::ServiceNotFound(key.clone());
-                self.diagnostics.push(Diagnostic::new(Severity::Warning, Kind::Controller, key, "--default-backend-service", kind));
+                self.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    Kind::Controller,
+                    key,
+                    "--default-backend-service",
+                    kind,
+                ));
                 return None;
             }
         };
         let id = UpstreamId::new(&key.namespace, &key.name, port);
         if let Err(kind) = backend::check_upstream(self.snapshot, &id) {
-            self.diagnostics.push(Diagnostic::new(Severity::Warning, Kind::Controller, key, "--default-backend-service", kind));
+            self.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                Kind::Controller,
+                key,
+                "--default-backend-service",
+                kind,
+            ));
         }
         Some(Route {
             path: PathMatch::Prefix("/".into()),
@@ -324,7 +445,13 @@ impl<'a> Builder<'a> {
         match self.load_certificate(&key) {
             Ok(_) => Some(key),
             Err(kind) => {
-                self.diagnostics.push(Diagnostic::new(Severity::Warning, Kind::Secret, &key, "--default-ssl-certificate", kind));
+                self.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    Kind::Secret,
+                    &key,
+                    "--default-ssl-certificate",
+                    kind,
+                ));
                 None
             }
         }
@@ -348,7 +475,9 @@ impl<'a> Builder<'a> {
         for (host, host_routes) in std::mem::take(&mut self.hosts) {
             let mut routes = host_routes.routes;
             if let Some(fallback) = self.fallbacks.remove(&host) {
-                let has_root = routes.iter().any(|r| r.path == fallback.path && r.conditions.is_empty());
+                let has_root = routes
+                    .iter()
+                    .any(|r| r.path == fallback.path && r.conditions.is_empty());
                 if !has_root {
                     routes.push(fallback);
                 }
@@ -388,6 +517,9 @@ impl<'a> Builder<'a> {
         let mut diagnostics = self.diagnostics;
         diagnostics.sort();
         diagnostics.dedup();
-        Built { table: RouteTable { routes, endpoints }, diagnostics }
+        Built {
+            table: RouteTable { routes, endpoints },
+            diagnostics,
+        }
     }
 }

@@ -18,7 +18,10 @@ pub fn parse_tls_secret(secret: &Secret) -> Result<Certificate, DiagnosticKind> 
             found: secret.secret_type.clone(),
         });
     }
-    let invalid = |reason: String| DiagnosticKind::TlsSecretInvalid { secret: key.clone(), reason };
+    let invalid = |reason: String| DiagnosticKind::TlsSecretInvalid {
+        secret: key.clone(),
+        reason,
+    };
     let cert_pem = secret
         .data
         .get("tls.crt")
@@ -44,13 +47,27 @@ pub fn parse_pem_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<Certificate, St
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| format!("data.tls.key holds no usable private key: {e}"))?;
     let key = match key {
-        PrivateKeyDer::Pkcs1(k) => PrivateKey { format: KeyFormat::Pkcs1, der: k.secret_pkcs1_der().to_vec() },
-        PrivateKeyDer::Pkcs8(k) => PrivateKey { format: KeyFormat::Pkcs8, der: k.secret_pkcs8_der().to_vec() },
-        PrivateKeyDer::Sec1(k) => PrivateKey { format: KeyFormat::Sec1, der: k.secret_sec1_der().to_vec() },
+        PrivateKeyDer::Pkcs1(k) => PrivateKey {
+            format: KeyFormat::Pkcs1,
+            der: k.secret_pkcs1_der().to_vec(),
+        },
+        PrivateKeyDer::Pkcs8(k) => PrivateKey {
+            format: KeyFormat::Pkcs8,
+            der: k.secret_pkcs8_der().to_vec(),
+        },
+        PrivateKeyDer::Sec1(k) => PrivateKey {
+            format: KeyFormat::Sec1,
+            der: k.secret_sec1_der().to_vec(),
+        },
         _ => return Err("data.tls.key uses an unsupported key encoding".into()),
     };
     let (names, not_after) = leaf_names(leaf)?;
-    Ok(Certificate { chain, key, names, not_after })
+    Ok(Certificate {
+        chain,
+        key,
+        names,
+        not_after,
+    })
 }
 
 /// DNS names (SANs, else the subject CN) and `notAfter` of a DER certificate.
@@ -66,11 +83,14 @@ fn leaf_names(der: &[u8]) -> Result<(Vec<String>, i64), String> {
             }
         }
     }
-    if names.is_empty() {
-        if let Some(cn) = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()) {
-            names.push(cn.to_ascii_lowercase());
-        }
+    if names.is_empty()
+        && let Some(cn) = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+    {
+        names.push(cn.to_ascii_lowercase());
     }
     Ok((names, cert.validity().not_after.timestamp()))
 }
-
