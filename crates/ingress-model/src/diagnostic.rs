@@ -186,6 +186,91 @@ pub enum DiagnosticKind {
     /// The Ingress's class is not ours; it is left to another controller.
     #[error("class {0:?} is not handled by this controller; ignored")]
     NotOurClass(String),
+    /// An alias annotation is ignored because its canonical name is set too.
+    #[error("annotation {alias} is ignored: {canonical} is set too and wins")]
+    AliasShadowed {
+        /// The alias key.
+        alias: String,
+        /// The canonical key.
+        canonical: String,
+    },
+    /// A ConfigMap key sluice does not know.
+    #[error("unknown ConfigMap key {0}; ignored")]
+    UnknownSetting(String),
+    /// A value is accepted but cannot be honoured completely.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The routes of this Ingress fail closed: every request gets 503.
+    #[error("{reason}; requests to this Ingress's paths get 503")]
+    FailClosed {
+        /// Why.
+        reason: String,
+    },
+    /// A referenced Secret or ConfigMap is missing or unusable (not an auth one).
+    #[error("{reference} {key}: {reason}")]
+    Reference {
+        /// `Secret` or `ConfigMap` and the annotation or key naming it.
+        reference: String,
+        /// The object.
+        key: ObjectKey,
+        /// What is wrong and what happens instead.
+        reason: String,
+    },
+    /// The host is in regex mode because of another Ingress: paths are case-insensitive,
+    /// start-anchored regexes.
+    #[error(
+        "host {host:?} is in regex mode (use-regex or rewrite-target on Ingress {cause}): path {path:?} is matched as the case-insensitive regex ^{path}"
+    )]
+    RegexMode {
+        /// The host.
+        host: String,
+        /// The path as written.
+        path: String,
+        /// The Ingress that switched the host.
+        cause: ObjectKey,
+    },
+    /// A canary Ingress whose host and path no main Ingress serves.
+    #[error(
+        "canary for host {host:?} path {path:?} has no main Ingress serving that host and path; ignored"
+    )]
+    CanaryWithoutMain {
+        /// The host.
+        host: String,
+        /// The path.
+        path: String,
+    },
+    /// Another canary already attaches to this host and path (at most one per route).
+    #[error("host {host:?} path {path:?} already has the canary of Ingress {winner}; ignored")]
+    CanaryConflict {
+        /// The host.
+        host: String,
+        /// The path.
+        path: String,
+        /// The Ingress whose canary is kept.
+        winner: ObjectKey,
+    },
+    /// An upstream is already configured differently by an older Ingress.
+    #[error(
+        "upstream {upstream} is already configured ({settings}) by Ingress {winner}; this Ingress's settings for it are ignored"
+    )]
+    UpstreamConflict {
+        /// The upstream name.
+        upstream: String,
+        /// The annotations concerned.
+        settings: String,
+        /// The Ingress that keeps it.
+        winner: ObjectKey,
+    },
+    /// A host-level setting is already taken by an older Ingress.
+    #[error("{setting} for host {host:?} is already set by Ingress {winner}; ignored")]
+    HostConflict {
+        /// The host.
+        host: String,
+        /// The setting.
+        setting: String,
+        /// The Ingress that keeps it.
+        winner: ObjectKey,
+    },
     /// An object could not be read at all (e.g. a malformed field in a source conversion).
     #[error("{0}")]
     Malformed(String),
@@ -217,6 +302,16 @@ impl DiagnosticKind {
             Self::Snippet { .. } => "snippet",
             Self::InvalidSetting { .. } => "invalid_setting",
             Self::NotOurClass(_) => "not_our_class",
+            Self::AliasShadowed { .. } => "alias_shadowed",
+            Self::UnknownSetting(_) => "unknown_setting",
+            Self::Unsupported(_) => "unsupported",
+            Self::FailClosed { .. } => "fail_closed",
+            Self::Reference { .. } => "reference",
+            Self::RegexMode { .. } => "regex_mode",
+            Self::CanaryWithoutMain { .. } => "canary_without_main",
+            Self::CanaryConflict { .. } => "canary_conflict",
+            Self::UpstreamConflict { .. } => "upstream_conflict",
+            Self::HostConflict { .. } => "host_conflict",
             Self::Malformed(_) => "malformed",
         }
     }

@@ -52,8 +52,11 @@
 //! | Prefix | `/aaa`                  | `/ccc`      | no, default backend             |
 //! | Mixed  | `/foo` Prefix, `/foo` Exact | `/foo`  | yes, Exact                      |
 
+pub mod annotations;
 pub mod build;
+pub mod compat;
 pub mod condition;
+pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod host;
@@ -64,6 +67,8 @@ pub mod path;
 pub mod policy;
 pub mod snapshot;
 pub mod table;
+pub mod template;
+pub mod values;
 
 #[cfg(feature = "k8s")]
 pub mod k8s;
@@ -76,9 +81,10 @@ pub use host::{HostPattern, normalize_host};
 pub use key::{Kind, ObjectKey, ObjectRef};
 pub use objects::*;
 pub use path::{PathMatch, normalize_path};
-pub use policy::{BackendProtocol, Policy, Settings, Timeouts, UpstreamPolicy};
+pub use policy::{BackendProtocol, HostPolicy, Policy, Settings, Timeouts, UpstreamPolicy};
 pub use snapshot::{
     BuildOptions, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTROLLER_CLASS, ServiceRef, Snapshot,
     SnippetPolicy,
 };
 pub use table::*;
+pub use template::Template;

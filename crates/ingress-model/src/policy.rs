@@ -1,63 +1,90 @@
-//! Route, upstream and global policies. Annotations and the controller ConfigMap fill them; the
-//! defaults are ingress-nginx's. Durations are whole milliseconds, sizes whole bytes.
+//! Route, upstream, host and global policies. Annotations and the controller ConfigMap fill
+//! them; the defaults are ingress-nginx's. Durations are whole milliseconds, sizes whole bytes.
+//!
+//! How each field is filled (which annotation, which ConfigMap key) is in the registries of
+//! [`crate::annotations`] and [`crate::config`]; `docs/compatibility.md` is generated from them.
+//! Every per-route field starts from the ConfigMap value (itself defaulting to ingress-nginx's
+//! default) and an annotation of the Ingress overrides it.
+
+mod auth;
+mod host;
+mod route;
+mod settings;
+mod upstream;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use auth::{
+    Auth, BasicAuth, BasicAuthKind, CacheRule, Credentials, ExternalAuth, ExternalAuthKeepalive,
+    HashScheme, PasswordHash,
+};
+pub use host::{ClientAuth, HostPolicy, UpstreamTls, VerifyClient};
+pub use route::{
+    AccessControl, Cors, CorsOrigin, CustomErrors, Deny, HttpVersion, Logging, Mirror,
+    NextUpstream, ProxyRedirect, RateLimit, Redirects, RequestBody, ResponseBuffering,
+    ResponseRewrite, Retry, Rewrite, Satisfy, Timeouts, UpstreamRequest,
+};
+pub use settings::{
+    AccessLog, Admission, Blocking, ClientSettings, Compression, ForwardedHeaders, GlobalAuth,
+    Hsts, LogEscape, RiskLevel, Settings, TlsSettings, TlsVersion, UpstreamSettings,
+};
+pub use upstream::{
+    Affinity, AffinityCanaryBehavior, AffinityMode, BackendProtocol, Balance, SameSite,
+    SessionCookie, UpstreamPolicy,
+};
+
+use crate::table::UpstreamId;
+
 /// Per-route policy. Routes of one Ingress share one `Arc<Policy>`.
+///
+/// The proxy applies it in this order (nginx phase order): `deny` (503) → HTTPS redirect
+/// (`redirects`) → `app_root` → access lists (`access`) and authentication (`auth`, combined by
+/// `access.satisfy`) → rate limits → CORS preflight → `rewrite` → forward with
+/// `upstream_request`, `timeouts`, `retry`, `request_body`, `response_buffering` → response
+/// filters (`response_rewrite`, `response_headers`, CORS headers, `errors`) → `logging`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    /// Fail closed: when set, every request of the route gets this status (ingress-nginx's
+    /// "location denied" for auth misconfiguration).
+    pub deny: Option<Deny>,
     /// Upstream timeouts.
     pub timeouts: Timeouts,
-}
-
-/// Upstream timeouts (`proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Timeouts {
-    /// Time to establish an upstream connection.
-    pub connect_ms: u64,
-    /// Longest wait between two reads from the upstream.
-    pub read_ms: u64,
-    /// Longest wait between two writes to the upstream.
-    pub send_ms: u64,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            connect_ms: 5_000,
-            read_ms: 60_000,
-            send_ms: 60_000,
-        }
-    }
-}
-
-/// How to talk to an upstream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct UpstreamPolicy {
-    /// Wire protocol.
-    pub protocol: BackendProtocol,
-}
-
-/// `backend-protocol`: the protocol spoken to the upstream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BackendProtocol {
-    /// HTTP/1.1 over TCP.
-    #[default]
-    Http,
-    /// HTTP/1.1 (or h2 by ALPN) over TLS.
-    Https,
-    /// The client's scheme.
-    AutoHttp,
-    /// gRPC over cleartext HTTP/2 (h2c prior knowledge).
-    Grpc,
-    /// gRPC over TLS.
-    Grpcs,
-}
-
-/// Global settings from the controller ConfigMap.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Settings {
-    /// `worker-processes`: proxy worker threads; `None` means the CPU quota.
-    pub worker_processes: Option<usize>,
+    /// When and how often to try another endpoint.
+    pub retry: Retry,
+    /// Request body limits and buffering.
+    pub request_body: RequestBody,
+    /// Response buffering.
+    pub response_buffering: ResponseBuffering,
+    /// What the upstream request looks like (Host, HTTP version, extra headers).
+    pub upstream_request: UpstreamRequest,
+    /// `rewrite-target`.
+    pub rewrite: Option<Rewrite>,
+    /// HTTPS redirects, app-root and redirect formatting.
+    pub redirects: Redirects,
+    /// Rewrites of upstream `Set-Cookie` and `Location`.
+    pub response_rewrite: ResponseRewrite,
+    /// Custom error pages.
+    pub errors: CustomErrors,
+    /// `default-backend` annotation: serves when the route's upstream has no endpoints (and the
+    /// custom error pages).
+    pub default_backend: Option<UpstreamId>,
+    /// Client IP allow and deny lists.
+    pub access: AccessControl,
+    /// Rate and connection limits.
+    pub rate_limit: RateLimit,
+    /// CORS; `None` when `enable-cors` is off.
+    pub cors: Option<Cors>,
+    /// Basic/digest and external authentication.
+    pub auth: Auth,
+    /// TLS towards HTTPS/GRPCS upstreams (`proxy-ssl-*`).
+    pub upstream_tls: Option<Arc<UpstreamTls>>,
+    /// Request mirroring.
+    pub mirror: Option<Mirror>,
+    /// `custom-headers`: extra response headers.
+    pub response_headers: BTreeMap<String, String>,
+    /// Access-log switch.
+    pub logging: Logging,
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod model {
+    pub mod compat;
     pub mod diagnostics;
     pub mod fixtures;
     pub mod laws;

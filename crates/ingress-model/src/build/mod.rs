@@ -458,13 +458,7 @@ impl<'a> Builder<'a> {
     }
 
     fn settings(&mut self) -> Settings {
-        let Some(key) = self.opts.controller_config.as_ref() else {
-            return Settings::default();
-        };
-        match self.snapshot.config_maps.get(key) {
-            Some(config) => settings::settings(key, &config.data, &mut self.diagnostics),
-            None => Settings::default(),
-        }
+        settings::config(self.snapshot, self.opts, &mut self.diagnostics).settings
     }
 
     fn finish(mut self) -> Built {

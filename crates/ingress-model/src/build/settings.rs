@@ -1,36 +1,20 @@
-//! Global settings from the controller ConfigMap.
+//! The controller ConfigMap, read through [`crate::config::parse_config`].
 
-use std::collections::BTreeMap;
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+use crate::snapshot::{BuildOptions, Snapshot};
 
-use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
-use crate::key::{Kind, ObjectKey};
-use crate::policy::Settings;
-
-/// Reads the keys sluice understands so far; invalid values keep the default and are reported.
-pub fn settings(
-    key: &ObjectKey,
-    data: &BTreeMap<String, String>,
+/// Reads the controller ConfigMap named by the options; defaults when there is none.
+pub fn config(
+    snapshot: &Snapshot,
+    opts: &BuildOptions,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Settings {
-    let mut settings = Settings::default();
-    if let Some(value) = data.get("worker-processes") {
-        match value.trim() {
-            "auto" | "" => {}
-            text => match text.parse::<usize>() {
-                Ok(n) if n > 0 => settings.worker_processes = Some(n),
-                _ => diagnostics.push(Diagnostic::new(
-                    Severity::Warning,
-                    Kind::ConfigMap,
-                    key,
-                    "data.worker-processes",
-                    DiagnosticKind::InvalidSetting {
-                        setting: "worker-processes".into(),
-                        value: value.clone(),
-                        reason: "expected \"auto\" or a positive integer".into(),
-                    },
-                )),
-            },
-        }
+) -> Config {
+    let Some(key) = opts.controller_config.as_ref() else {
+        return Config::default();
+    };
+    match snapshot.config_maps.get(key) {
+        Some(config) => crate::config::parse_config(key, &config.data, diagnostics),
+        None => Config::default(),
     }
-    settings
 }
