@@ -186,7 +186,10 @@ fn parse(document: &Document<'_>, pool: &mut Pool) -> Result<Value, (usize, Erro
                 snippets: SnippetMode::Off,
                 line_offset: offset as u64,
             };
-            Err((line, Error::Yaml(error.render_with_options(render))))
+            let message = error.render_with_options(render);
+            // The library's advice to its programmer is noise for someone editing manifests.
+            let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+            Err((line, Error::Yaml(message)))
         }
     }
 }

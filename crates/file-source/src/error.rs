@@ -35,6 +35,10 @@ pub enum Error {
     /// The YAML could not be parsed (syntax error, duplicate key, or a size or alias limit).
     #[error("invalid YAML: {0}")]
     Yaml(String),
+    /// The parser could not run or failed unexpectedly (its thread could not start, or it
+    /// panicked); the file is treated as unreadable.
+    #[error("the YAML parser failed: {0}")]
+    Parser(String),
     /// A document (or List item) that is not a mapping.
     #[error("not a Kubernetes object: expected a mapping, found {0}")]
     NotAnObject(&'static str),
@@ -101,6 +105,7 @@ impl Error {
             Self::TooLarge { .. } => "file_too_large",
             Self::NotUtf8(_) => "not_utf8",
             Self::Yaml(_) => "invalid_yaml",
+            Self::Parser(_) => "parser_failed",
             Self::NotAnObject(_) => "not_an_object",
             Self::MissingField => "missing_field",
             Self::UnsupportedApiVersion { .. } => "unsupported_api_version",
