@@ -14,7 +14,8 @@ use crate::host::HostPattern;
 use crate::key::ObjectKey;
 use crate::objects::PortRef;
 use crate::path::PathMatch;
-use crate::policy::{Policy, Settings, UpstreamPolicy};
+use crate::policy::{HostPolicy, Policy, Settings, UpstreamPolicy};
+use crate::template::Template;
 
 /// Everything the proxy needs: what to match and where to send it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -53,6 +54,8 @@ pub struct VirtualHost {
     pub tls: Option<HostTls>,
     /// Routes, sorted by path precedence (best first); ties keep Ingress precedence order.
     pub routes: Vec<Route>,
+    /// Host-level settings (mTLS, ciphers, passthrough, alias origin).
+    pub policy: HostPolicy,
 }
 
 /// TLS settings of a virtual host.
@@ -107,6 +110,10 @@ pub enum Action {
 pub struct Forward {
     /// The candidates; a weight of 0 receives no traffic.
     pub backends: Vec<WeightedUpstream>,
+    /// An ingress-nginx canary attached to this route: the proxy decides per request whether
+    /// the canary upstream serves instead of `backends` (route lookup is unaffected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
 }
 
 impl Forward {
@@ -117,8 +124,61 @@ impl Forward {
                 upstream,
                 weight: 1,
             }],
+            canary: None,
         }
     }
+}
+
+/// The alternative upstream of a route (a canary Ingress with the same host and path).
+///
+/// Per request the proxy applies ingress-nginx's order:
+/// 0. affinity: with [`crate::policy::AffinityCanaryBehavior::Sticky`], a request whose
+///    affinity cookie points at the main upstream stays there and one pointing at the canary
+///    goes there;
+/// 1. `header`: the request header decides — with `value`, equal → canary; with `pattern`, a
+///    match → canary; otherwise `always` → canary and `never` → main; anything else (or no
+///    header) falls through;
+/// 2. `cookie`: `always` → canary, `never` → main, else fall through;
+/// 3. weight: the canary serves when a random draw in `1..=total` is `<= weight`, where
+///    `total` is `weight_total` (ingress-nginx uses 100 unless `weight_total` is larger).
+///
+/// Metrics and logs label canary-served requests with the canary upstream name
+/// (`$proxy_alternative_upstream_name`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Canary {
+    /// The canary upstream.
+    pub upstream: UpstreamId,
+    /// `canary-by-header*`.
+    pub header: Option<CanaryHeader>,
+    /// `canary-by-cookie`.
+    pub cookie: Option<String>,
+    /// `canary-weight`.
+    pub weight: u32,
+    /// `canary-weight-total`.
+    pub weight_total: u32,
+    /// The canary Ingress.
+    pub origin: ObjectKey,
+}
+
+/// `canary-by-header` with `-value` or `-pattern`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CanaryHeader {
+    /// Header name, lowercase.
+    pub name: String,
+    /// How its value is judged.
+    pub rule: CanaryHeaderRule,
+}
+
+/// How a canary header value is judged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum CanaryHeaderRule {
+    /// `always` → canary, `never` → main.
+    AlwaysNever,
+    /// This exact value → canary (`canary-by-header-value`).
+    Value(String),
+    /// A regex match anywhere in the value → canary (`canary-by-header-pattern`).
+    Pattern(String),
 }
 
 /// One backend of a [`Forward`].
@@ -133,10 +193,24 @@ pub struct WeightedUpstream {
 /// A redirect answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Redirect {
-    /// The `Location`; may contain whitelisted `$variables`, expanded per request.
+    /// The `Location` as written; may contain whitelisted `$variables`.
     pub location: String,
+    /// `location` parsed: the proxy expands its variables per request.
+    #[serde(skip)]
+    pub template: Template,
     /// 3xx status code.
     pub status: u16,
+}
+
+impl Redirect {
+    /// A redirect to a parsed location.
+    pub fn new(template: Template, status: u16) -> Self {
+        Self {
+            location: template.text.clone(),
+            template,
+            status,
+        }
+    }
 }
 
 /// A fixed answer.
@@ -311,12 +385,17 @@ impl Routes {
             .iter()
             .flat_map(|v| &v.routes)
             .chain(&self.default_route);
-        routes
-            .filter_map(|r| match &r.action {
-                Action::Forward(f) => Some(f.backends.iter().map(|b| &b.upstream)),
-                _ => None,
-            })
-            .flatten()
-            .collect()
+        let mut ids = BTreeSet::new();
+        for route in routes {
+            if let Action::Forward(f) = &route.action {
+                ids.extend(f.backends.iter().map(|b| &b.upstream));
+                ids.extend(f.canary.as_ref().map(|c| &c.upstream));
+            }
+            ids.extend(route.policy.default_backend.as_ref());
+        }
+        for vhost in &self.virtual_hosts {
+            ids.extend(vhost.policy.passthrough.as_ref());
+        }
+        ids
     }
 }

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use draft::{CanaryDraft, ClientTlsDraft, Draft};
-pub(crate) use groups::{cache_durations as auth_cache_durations, method as auth_method};
+pub(crate) use groups::{
+    cache_durations as auth_cache_durations, hash_balance, method as auth_method, proxy_redirect,
+};
 
 use crate::diagnostic::{DiagnosticKind, Severity};
 use crate::objects::Ingress;

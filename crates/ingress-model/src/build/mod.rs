@@ -2,7 +2,11 @@
 //! Pure and total: it never fails as a whole and never panics on object contents.
 
 mod backend;
+mod canary;
 mod class;
+mod hosts;
+mod resolve;
+mod secrets;
 mod settings;
 mod tls;
 
@@ -14,13 +18,15 @@ use serde::Serialize;
 pub use class::CLASS_ANNOTATION;
 pub use tls::{parse_pem_pair, parse_tls_secret};
 
+use crate::annotations::{self, Finding};
 use crate::condition::Condition;
+use crate::config::Config;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::host::HostPattern;
 use crate::key::{Kind, ObjectKey};
 use crate::objects::{HttpPath, Ingress, IngressBackend, PathType, PortRef};
 use crate::path::PathMatch;
-use crate::policy::{Policy, Settings};
+use crate::policy::{Policy, Settings, UpstreamPolicy};
 use crate::snapshot::{BuildOptions, Snapshot};
 use crate::table::{
     Action, Certificate, Endpoints, Forward, HostTls, Route, RouteOrigin, RouteTable, Routes,
@@ -40,13 +46,24 @@ pub struct Built {
 ///
 /// Ingresses are processed oldest first (`creationTimestamp`, then `namespace/name`); on a
 /// conflicting host+path the first keeps it and the others get a `Conflict` diagnostic.
+///
+/// Annotations are parsed first ([`crate::annotations::parse_ingress`]); an Ingress with an
+/// invalid one contributes nothing. A host where any accepted Ingress has `use-regex` or
+/// `rewrite-target` is in regex mode: every path of it, in every Ingress, becomes a
+/// [`PathMatch::Regex`]. Canary Ingresses attach to the main route of the same host and path
+/// ([`crate::table::Canary`]) after all main Ingresses are in.
 pub fn build(snapshot: &Snapshot, opts: &BuildOptions) -> Built {
     let mut builder = Builder::new(snapshot, opts);
     let mut ingresses: Vec<&Ingress> = snapshot.ingresses.values().collect();
     ingresses.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+    let mut accepted = Vec::new();
     for ingress in ingresses {
         match class::ownership(ingress, snapshot, opts) {
-            Ok(()) => builder.add_ingress(ingress),
+            Ok(()) => {
+                if let Some(resolved) = builder.prepare(ingress) {
+                    accepted.push((ingress, resolved));
+                }
+            }
             Err(class) => builder.diagnose(
                 Severity::Info,
                 &ingress.key,
@@ -54,6 +71,13 @@ pub fn build(snapshot: &Snapshot, opts: &BuildOptions) -> Built {
                 DiagnosticKind::NotOurClass(class),
             ),
         }
+    }
+    builder.mark_regex_hosts(&accepted);
+    for (ingress, resolved) in accepted.iter().filter(|(_, r)| !r.canary.enabled) {
+        builder.add_ingress(ingress, resolved);
+    }
+    for (ingress, resolved) in accepted.iter().filter(|(_, r)| r.canary.enabled) {
+        builder.add_canary(ingress, resolved);
     }
     builder.finish()
 }
@@ -74,15 +98,28 @@ struct Builder<'a> {
     fallbacks: BTreeMap<HostPattern, Route>,
     catch_all: Option<Route>,
     certificates: BTreeMap<ObjectKey, Result<Certificate, DiagnosticKind>>,
+    config: Config,
+    base_policy: Arc<Policy>,
+    regex_hosts: BTreeMap<HostPattern, ObjectKey>,
+    host_states: BTreeMap<HostPattern, hosts::HostState>,
+    upstream_policies: BTreeMap<UpstreamId, (UpstreamPolicy, Option<ObjectKey>)>,
 }
 
 impl<'a> Builder<'a> {
     fn new(snapshot: &'a Snapshot, opts: &'a BuildOptions) -> Self {
+        let mut diagnostics = Vec::new();
+        let config = settings::config(snapshot, opts, &mut diagnostics);
+        let base_policy = Arc::new(config.base.policy.clone());
         Self {
+            config,
+            base_policy,
+            regex_hosts: BTreeMap::new(),
+            host_states: BTreeMap::new(),
+            upstream_policies: BTreeMap::new(),
             snapshot,
             opts,
             slices: backend::SliceIndex::new(snapshot),
-            diagnostics: Vec::new(),
+            diagnostics,
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
             fallbacks: BTreeMap::new(),
@@ -96,8 +133,113 @@ impl<'a> Builder<'a> {
             .push(Diagnostic::new(severity, Kind::Ingress, key, field, kind));
     }
 
-    fn add_ingress(&mut self, ingress: &Ingress) {
-        let policy = Arc::new(Policy::default());
+    fn findings(&mut self, key: &ObjectKey, findings: Vec<Finding>) {
+        for f in findings {
+            self.diagnose(f.severity, key, &f.field, f.kind);
+        }
+    }
+
+    /// Parses and resolves the annotations of an Ingress; `None` when they reject it.
+    fn prepare(&mut self, ingress: &Ingress) -> Option<resolve::Resolved> {
+        let ctx = annotations::Context {
+            prefix: &self.opts.annotation_prefix,
+            snippets: self.opts.snippet_policy,
+            admission: &self.config.settings.admission,
+            base: &self.config.base,
+        };
+        let parsed = annotations::parse_ingress(ingress, &ctx);
+        self.findings(&ingress.key, parsed.findings);
+        if parsed.rejected {
+            return None;
+        }
+        let mut findings = Vec::new();
+        let resolved = resolve::resolve(
+            ingress,
+            parsed.draft,
+            self.snapshot,
+            &self.config.settings,
+            &mut findings,
+        );
+        self.findings(&ingress.key, findings);
+        Some(resolved)
+    }
+
+    /// Records the hosts in regex mode and the (oldest) Ingress that switched each.
+    fn mark_regex_hosts(&mut self, accepted: &[(&Ingress, resolve::Resolved)]) {
+        for (ingress, resolved) in accepted {
+            if !resolved.regex || resolved.canary.enabled {
+                continue;
+            }
+            for rule in &ingress.rules {
+                if let Ok(host) = HostPattern::parse(rule.host.as_deref()) {
+                    self.regex_hosts
+                        .entry(host)
+                        .or_insert_with(|| ingress.key.clone());
+                }
+            }
+        }
+    }
+
+    /// The policy of an Ingress's routes on one host: its own, or with the host's
+    /// `proxy-ssl-*` when it sets none itself (unless `proxy-ssl-location-only`).
+    fn host_route_policy(&self, host: &HostPattern, resolved: &resolve::Resolved) -> Arc<Policy> {
+        if resolved.own_upstream_tls || self.config.settings.upstream.proxy_ssl_location_only {
+            return resolved.policy.clone();
+        }
+        match self
+            .host_states
+            .get(host)
+            .and_then(|s| s.upstream_tls.as_ref())
+        {
+            Some((tls, _)) => {
+                let mut policy = (*resolved.policy).clone();
+                policy.upstream_tls = Some(tls.clone());
+                Arc::new(policy)
+            }
+            None => resolved.policy.clone(),
+        }
+    }
+
+    /// Applies an Ingress's upstream policy to an upstream it uses: the oldest Ingress that
+    /// sets upstream annotations keeps it; a different later one is reported.
+    fn claim_upstream(
+        &mut self,
+        id: &UpstreamId,
+        ingress: &ObjectKey,
+        resolved: &resolve::Resolved,
+    ) {
+        let explicit = !resolved.upstream_set.is_empty();
+        match self.upstream_policies.get_mut(id) {
+            None => {
+                let owner = explicit.then(|| ingress.clone());
+                self.upstream_policies
+                    .insert(id.clone(), (resolved.upstream.clone(), owner));
+            }
+            Some((policy, owner)) => {
+                if !explicit {
+                    return;
+                }
+                match owner {
+                    None => {
+                        *policy = resolved.upstream.clone();
+                        *owner = Some(ingress.clone());
+                    }
+                    Some(winner) if winner != ingress && *policy != resolved.upstream => {
+                        let kind = DiagnosticKind::UpstreamConflict {
+                            upstream: id.to_string(),
+                            settings: resolved.upstream_set.join(", "),
+                            winner: winner.clone(),
+                        };
+                        self.diagnose(Severity::Warning, ingress, "metadata.annotations", kind);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn add_ingress(&mut self, ingress: &Ingress, resolved: &resolve::Resolved) {
+        let policy = resolved.policy.clone();
         let mut rule_hosts = Vec::new();
         for (i, rule) in ingress.rules.iter().enumerate() {
             let host = match HostPattern::parse(rule.host.as_deref()) {
@@ -115,9 +257,40 @@ impl<'a> Builder<'a> {
                 }
             };
             self.hosts.entry(host.clone()).or_default();
+            self.merge_host(&host, ingress, resolved, rule.paths.first());
+            let host_policy = self.host_route_policy(&host, resolved);
+            let regex = self.regex_hosts.get(&host).cloned();
             for (j, path) in rule.paths.iter().enumerate() {
                 let field = format!("spec.rules[{i}].http.paths[{j}]");
-                if let Some(route) = self.route(ingress, path, &field, &policy) {
+                if let Some(cause) = regex.as_ref().filter(|_| !resolved.regex) {
+                    let written = path
+                        .path
+                        .as_deref()
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or("/");
+                    let typed = path
+                        .path_type
+                        .is_some_and(|t| t != PathType::ImplementationSpecific);
+                    let kind = DiagnosticKind::RegexMode {
+                        host: host.to_string(),
+                        path: written.to_owned(),
+                        cause: cause.clone(),
+                    };
+                    let severity = if typed {
+                        Severity::Warning
+                    } else {
+                        Severity::Info
+                    };
+                    self.diagnose(severity, &ingress.key, &format!("{field}.path"), kind);
+                }
+                if let Some(route) = self.route(
+                    ingress,
+                    path,
+                    &field,
+                    &host_policy,
+                    resolved,
+                    regex.is_some(),
+                ) {
                     self.insert_route(&host, route, &ingress.key, &field);
                 }
             }
@@ -143,6 +316,45 @@ impl<'a> Builder<'a> {
         self.add_tls(ingress, &rule_hosts);
     }
 
+    /// Merges an Ingress's host-level settings into its host (oldest wins).
+    fn merge_host(
+        &mut self,
+        host: &HostPattern,
+        ingress: &Ingress,
+        resolved: &resolve::Resolved,
+        first_path: Option<&HttpPath>,
+    ) {
+        if *host == HostPattern::Any {
+            return;
+        }
+        let target = first_path.and_then(|p| match &p.backend {
+            IngressBackend::Service { name, port } => {
+                Some(UpstreamId::new(&ingress.key.namespace, name, port.clone()))
+            }
+            IngressBackend::Resource { .. } => None,
+        });
+        let state = self.host_states.entry(host.clone()).or_default();
+        let conflicts = state.merge(
+            &ingress.key,
+            &resolved.host,
+            target.as_ref(),
+            resolved.policy.redirects.code,
+        );
+        for (setting, winner) in conflicts {
+            let kind = DiagnosticKind::HostConflict {
+                host: host.to_string(),
+                setting,
+                winner,
+            };
+            self.diagnose(
+                Severity::Warning,
+                &ingress.key,
+                "metadata.annotations",
+                kind,
+            );
+        }
+    }
+
     fn add_default_backend(&mut self, ingress: &Ingress, route: Route, rule_hosts: &[HostPattern]) {
         if !ingress.rules.is_empty() {
             for host in rule_hosts {
@@ -166,39 +378,36 @@ impl<'a> Builder<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn route(
         &mut self,
         ingress: &Ingress,
         path: &HttpPath,
         field: &str,
         policy: &Arc<Policy>,
+        resolved: &resolve::Resolved,
+        regex: bool,
     ) -> Option<Route> {
         let written = path
             .path
             .as_deref()
             .filter(|p| !p.is_empty())
             .unwrap_or("/");
-        let parsed = match path.path_type.unwrap_or(PathType::ImplementationSpecific) {
-            PathType::Exact => PathMatch::exact(written),
-            PathType::Prefix => PathMatch::prefix(written, true),
-            PathType::ImplementationSpecific => PathMatch::prefix(written, false),
-        };
-        let path_match = match parsed {
-            Ok(m) => m,
-            Err(e) => {
-                let field = format!("{field}.path");
-                self.diagnose(
-                    Severity::Error,
-                    &ingress.key,
-                    &field,
-                    DiagnosticKind::invalid_path(written, &e),
-                );
-                return None;
+        let parsed = self.path_match(ingress, path, field, regex)?;
+        let action = match &resolved.redirect {
+            Some(redirect) => Action::Redirect(redirect.clone()),
+            None => {
+                let action = self.action(ingress, &path.backend, &format!("{field}.backend"))?;
+                if let Action::Forward(forward) = &action {
+                    for backend in &forward.backends {
+                        self.claim_upstream(&backend.upstream, &ingress.key, resolved);
+                    }
+                }
+                action
             }
         };
-        let action = self.action(ingress, &path.backend, &format!("{field}.backend"))?;
         Some(Route {
-            path: path_match,
+            path: parsed,
             conditions: Vec::new(),
             action,
             policy: policy.clone(),
@@ -207,6 +416,55 @@ impl<'a> Builder<'a> {
                 path: written.to_owned(),
             }),
         })
+    }
+
+    /// The path match of an Ingress path (a regex in regex mode); invalid ones are reported.
+    fn path_match(
+        &mut self,
+        ingress: &Ingress,
+        path: &HttpPath,
+        field: &str,
+        regex: bool,
+    ) -> Option<PathMatch> {
+        let written = path
+            .path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
+        let kind = path.path_type.unwrap_or(PathType::ImplementationSpecific);
+        let strict = self.config.settings.admission.strict_path_type;
+        let parsed = match kind {
+            _ if regex => PathMatch::regex(written),
+            PathType::Exact | PathType::Prefix if strict && !strict_path_ok(written) => {
+                let field = format!("{field}.path");
+                self.diagnose(
+                    Severity::Error,
+                    &ingress.key,
+                    &field,
+                    DiagnosticKind::InvalidPath {
+                        path: written.to_owned(),
+                        reason: "strict-validate-path-type: Exact and Prefix paths may only contain A-Z a-z 0-9 / _ -; use ImplementationSpecific for regex paths".into(),
+                    },
+                );
+                return None;
+            }
+            PathType::Exact => PathMatch::exact(written),
+            PathType::Prefix => PathMatch::prefix(written, true),
+            PathType::ImplementationSpecific => PathMatch::prefix(written, false),
+        };
+        match parsed {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let field = format!("{field}.path");
+                self.diagnose(
+                    Severity::Error,
+                    &ingress.key,
+                    &field,
+                    DiagnosticKind::invalid_path(written, &e),
+                );
+                None
+            }
+        }
     }
 
     /// The forward action for a backend; a missing Service or port is reported and the route
@@ -435,7 +693,7 @@ impl<'a> Builder<'a> {
             path: PathMatch::Prefix("/".into()),
             conditions: Vec::new(),
             action: Action::Forward(Forward::to(id)),
-            policy: Arc::new(Policy::default()),
+            policy: self.base_policy.clone(),
             origin: None,
         })
     }
@@ -457,8 +715,39 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The global settings with the `proxy-set-headers` / `add-headers` ConfigMaps read.
     fn settings(&mut self) -> Settings {
-        settings::config(self.snapshot, self.opts, &mut self.diagnostics).settings
+        let mut settings = self.config.settings.clone();
+        let refs = [
+            (
+                "proxy-set-headers",
+                self.config.proxy_set_headers.clone(),
+                true,
+            ),
+            ("add-headers", self.config.add_headers.clone(), false),
+        ];
+        for (setting, key, request) in refs {
+            let Some(key) = key else { continue };
+            match self.snapshot.config_maps.get(&key) {
+                Some(map) if request => settings.forwarded.request_headers = map.data.clone(),
+                Some(map) => settings.forwarded.response_headers = map.data.clone(),
+                None => {
+                    let config = self.opts.controller_config.clone().unwrap_or_default();
+                    self.diagnostics.push(Diagnostic::new(
+                        Severity::Warning,
+                        Kind::ConfigMap,
+                        &config,
+                        format!("data.{setting}"),
+                        DiagnosticKind::Reference {
+                            reference: format!("ConfigMap ({setting})"),
+                            key,
+                            reason: "not found; no headers are added".into(),
+                        },
+                    ));
+                }
+            }
+        }
+        settings
     }
 
     fn finish(mut self) -> Built {
@@ -468,7 +757,10 @@ impl<'a> Builder<'a> {
         let mut virtual_hosts = Vec::with_capacity(self.hosts.len());
         for (host, host_routes) in std::mem::take(&mut self.hosts) {
             let mut routes = host_routes.routes;
-            if let Some(fallback) = self.fallbacks.remove(&host) {
+            if let Some(mut fallback) = self.fallbacks.remove(&host) {
+                if self.regex_hosts.contains_key(&host) {
+                    fallback.path = PathMatch::Regex("/".into());
+                }
                 let has_root = routes
                     .iter()
                     .any(|r| r.path == fallback.path && r.conditions.is_empty());
@@ -478,7 +770,21 @@ impl<'a> Builder<'a> {
             }
             routes.sort_by(|a, b| b.path.precedence().cmp(&a.path.precedence()));
             let tls = self.tls.get(&host).cloned();
-            virtual_hosts.push(VirtualHost { host, tls, routes });
+            let policy = self
+                .host_states
+                .get(&host)
+                .map(|s| s.policy.clone())
+                .unwrap_or_default();
+            virtual_hosts.push(VirtualHost {
+                host,
+                tls,
+                routes,
+                policy,
+            });
+        }
+        let notes = hosts::add_aliases(&mut virtual_hosts, &self.host_states, &self.base_policy);
+        for (key, kind) in notes {
+            self.diagnose(Severity::Info, &key, "metadata.annotations", kind);
         }
         let mut routes = Routes {
             virtual_hosts,
@@ -506,7 +812,11 @@ impl<'a> Builder<'a> {
             if !set.is_empty() {
                 endpoints.0.insert(id.clone(), set);
             }
-            routes.upstreams.insert(id, Upstream::default());
+            let policy = self
+                .upstream_policies
+                .get(&id)
+                .map_or_else(|| self.config.base.upstream.clone(), |(p, _)| p.clone());
+            routes.upstreams.insert(id, Upstream { policy });
         }
         let mut diagnostics = self.diagnostics;
         diagnostics.sort();
@@ -516,4 +826,12 @@ impl<'a> Builder<'a> {
             diagnostics,
         }
     }
+}
+
+/// ingress-nginx's `strict-validate-path-type` character rule for Exact and Prefix paths.
+fn strict_path_ok(path: &str) -> bool {
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'-')
 }

@@ -478,7 +478,6 @@ fn redirect_arg(value: &str) -> Result<String, String> {
 }
 
 /// Combines `proxy-redirect-from`/`-to` (ConfigMap defaults `off`).
-#[allow(dead_code)] // wired into build in the next step
 pub(crate) fn proxy_redirect(from: Option<&str>, to: Option<&str>) -> ProxyRedirect {
     match (from, to) {
         (Some("default"), _) => ProxyRedirect::Default,
@@ -507,7 +506,6 @@ pub(crate) fn load_balance(value: &str, draft: &mut Draft) -> Result<Balance, St
 }
 
 /// Builds the hashing balance from the draft's `upstream-hash-by*` values.
-#[allow(dead_code)] // wired into build in the next step
 pub(crate) fn hash_balance(draft: &Draft) -> Option<Balance> {
     let key: &Template = draft.hash_by.as_ref()?;
     Some(Balance::ConsistentHash {

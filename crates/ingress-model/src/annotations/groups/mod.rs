@@ -7,6 +7,7 @@ mod routing;
 mod traffic;
 
 pub(crate) use auth::{cache_durations, method};
+pub(crate) use backend::{hash_balance, proxy_redirect};
 
 use super::{AnnotationSpec, Draft, Group, Scope, Status, Tier};
 use crate::key::ObjectKey;
