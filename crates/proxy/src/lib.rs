@@ -1,3 +1,48 @@
-//! The sluice data plane: listeners, the per-request pipeline and upstream pools.
+//! The sluice data plane: listeners (HTTP with h2c, HTTPS with SNI), the per-request pipeline
+//! and its filters, pooled upstream clients with round-robin balancing and ingress-nginx's
+//! timeouts, admin endpoints and graceful shutdown.
 //!
-//! It serves whatever route table it is handed and must never know where that table came from.
+//! It serves whatever [`RouteTable`](sluice_ingress_model::RouteTable) it is handed through
+//! [`Handle::apply`] and never knows where that table came from: sources and binaries wire a
+//! table producer to a proxy, nothing here reads Kubernetes or files.
+//!
+//! ```no_run
+//! # async fn run(table: sluice_ingress_model::RouteTable) -> Result<(), sluice_proxy::ProxyError> {
+//! let proxy = sluice_proxy::Proxy::builder()
+//!     .http("0.0.0.0:80".parse().unwrap())
+//!     .admin("0.0.0.0:10254".parse().unwrap())
+//!     .build()?;
+//! proxy.handle().apply(table)?;
+//! let bound = proxy.bind().await?;
+//! bound.serve(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod body;
+mod client;
+mod config;
+mod error;
+mod filter;
+pub mod filters;
+mod forward;
+mod generation;
+mod handle;
+mod listener;
+mod proxy;
+mod service;
+mod shutdown;
+mod tls;
+mod upstream;
+
+pub use admin::MetricsExporter;
+pub use body::Body;
+pub use config::{
+    DEFAULT_DRAIN, DEFAULT_SHUTDOWN_TIMEOUT, ProxyBuilder, WORKER_THREADS_ENV, worker_threads,
+};
+pub use error::{ErrorSource, ProxyError};
+pub use filter::{Connection, Failure, Filter, Flow, RequestContext, Scheme};
+pub use handle::{ApplyOutcome, Change, Handle};
+pub use proxy::Proxy;
+pub use shutdown::{Bound, ShutdownReport};
+pub use tls::SELF_SIGNED_COMMON_NAME;

@@ -1,0 +1,326 @@
+//! Bodies: the one response/request body type the proxy hands around, and the wrappers that
+//! stream a body across without buffering it while counting bytes and enforcing ingress-nginx's
+//! idle timeouts (`proxy-read-timeout` / `proxy-send-timeout` apply between two reads or writes,
+//! not to the whole transfer).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use tokio::time::Sleep;
+
+use crate::error::{BoxError, ProxyError};
+
+/// A streaming HTTP body, as the proxy sends it to clients and upstreams.
+pub struct Body {
+    inner: UnsyncBoxBody<Bytes, BoxError>,
+}
+
+impl Body {
+    /// A body with no data.
+    pub fn empty() -> Self {
+        Self::wrap(http_body_util::Empty::new())
+    }
+
+    /// A body holding these bytes, sent with a `Content-Length`.
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        Self::wrap(http_body_util::Full::new(data.into()))
+    }
+
+    /// Wraps any body whose data is `Bytes`.
+    pub fn wrap<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            inner: body.map_err(Into::into).boxed_unsync(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("size_hint", &http_body::Body::size_hint(&self.inner))
+            .finish()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Bytes moved for one request, shared between the pipeline and the body wrappers.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    /// Request body bytes read from the client.
+    pub received: AtomicU64,
+    /// Response body bytes handed to the client connection.
+    pub sent: AtomicU64,
+}
+
+/// How far the forwarding of a request body has come; the wait for the response head reads it
+/// so that a long upload is not cut off by the read timeout.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    start: Instant,
+    last_activity_ms: AtomicU64,
+    request_done: AtomicBool,
+    client_failure: OnceLock<String>,
+}
+
+impl Progress {
+    /// Progress of a request whose body is complete already when `done` is true.
+    pub fn new(done: bool) -> Self {
+        Self {
+            start: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            request_done: AtomicBool::new(done),
+            client_failure: OnceLock::new(),
+        }
+    }
+
+    /// Records that data moved now.
+    pub fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When data last moved.
+    pub fn last_activity(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether the whole request body has been handed to the upstream connection.
+    pub fn request_done(&self) -> bool {
+        self.request_done.load(Ordering::Relaxed)
+    }
+
+    /// Why the client's body failed, if it did.
+    pub fn client_failure(&self) -> Option<&str> {
+        self.client_failure.get().map(String::as_str)
+    }
+
+    fn finish_request(&self) {
+        self.touch();
+        self.request_done.store(true, Ordering::Relaxed);
+    }
+
+    fn fail_client(&self, reason: String) {
+        let _ = self.client_failure.set(reason);
+    }
+}
+
+/// An idle timer armed while a body waits for data and disarmed whenever data arrives.
+struct IdleTimer {
+    limit: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl IdleTimer {
+    fn new(limit: Duration) -> Self {
+        Self {
+            limit,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Called when the inner body is pending: arms the timer if it is not running and reports
+    /// whether it has expired.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.armed {
+            let deadline = tokio::time::Instant::now() + self.limit;
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = true;
+        }
+        self.sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+    }
+}
+
+/// The client's request body on its way to the upstream: counts bytes, records progress and
+/// fails when the client sends nothing for the send timeout.
+pub(crate) struct UpstreamRequestBody<B> {
+    inner: B,
+    idle: IdleTimer,
+    progress: std::sync::Arc<Progress>,
+    traffic: std::sync::Arc<Traffic>,
+}
+
+impl<B> UpstreamRequestBody<B> {
+    /// Wraps a client body.
+    pub fn new(
+        inner: B,
+        idle: Duration,
+        progress: std::sync::Arc<Progress>,
+        traffic: std::sync::Arc<Traffic>,
+    ) -> Self {
+        Self {
+            inner,
+            idle: IdleTimer::new(idle),
+            progress,
+            traffic,
+        }
+    }
+}
+
+impl<B> http_body::Body for UpstreamRequestBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => {
+                if this.idle.poll_expired(cx) {
+                    let error = ProxyError::ClientBody {
+                        reason: format!("no data for {:?}", this.idle.limit),
+                    };
+                    this.progress.fail_client(error.to_string());
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                this.idle.disarm();
+                if let Some(data) = frame.data_ref() {
+                    this.traffic
+                        .received
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                if this.inner.is_end_stream() {
+                    this.progress.finish_request();
+                } else {
+                    this.progress.touch();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                let error: BoxError = error.into();
+                this.progress.fail_client(error.to_string());
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                this.progress.finish_request();
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The upstream's response body on its way to the client: fails when the upstream sends nothing
+/// for the read timeout while the client is waiting for data.
+pub(crate) struct UpstreamResponseBody<B> {
+    inner: B,
+    idle: IdleTimer,
+    endpoint: SocketAddr,
+}
+
+impl<B> UpstreamResponseBody<B> {
+    /// Wraps an upstream body.
+    pub fn new(inner: B, idle: Duration, endpoint: SocketAddr) -> Self {
+        Self {
+            inner,
+            idle: IdleTimer::new(idle),
+            endpoint,
+        }
+    }
+}
+
+impl<B> http_body::Body for UpstreamResponseBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => {
+                if this.idle.poll_expired(cx) {
+                    let error = ProxyError::UpstreamTimeout {
+                        endpoint: this.endpoint,
+                        after: this.idle.limit,
+                    };
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                this.idle.disarm();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                let error = ProxyError::UpstreamProtocol {
+                    endpoint: this.endpoint,
+                    source: error.into(),
+                };
+                Poll::Ready(Some(Err(error.into())))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

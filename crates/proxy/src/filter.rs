@@ -1,0 +1,164 @@
+//! The per-request hook trait every feature plugs into (DESIGN §5, STYLE 8), and the context a
+//! request carries through it. Built-in steps (forwarded headers, request id, `Server` header)
+//! are filters too, so an embedder adds behaviour exactly the way the proxy does.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use http::{Method, Response, StatusCode, Version};
+use sluice_ingress_model::{Route, RouteOrigin, UpstreamId};
+
+use crate::body::{Body, Traffic};
+use crate::error::ErrorSource;
+
+/// A per-request hook. Every method has a no-op default; filters run in the order they were
+/// added, the built-in ones first.
+pub trait Filter: Send + Sync + 'static {
+    /// After the route lookup, before anything is forwarded. Return [`Flow::Respond`] to answer
+    /// the client directly; later filters' `request` hooks are then skipped.
+    fn request(&self, _ctx: &mut RequestContext, _req: &mut http::request::Parts) -> Flow {
+        Flow::Continue
+    }
+
+    /// Just before the request head goes to the upstream (hop-by-hop headers already removed).
+    fn upstream_request(&self, _ctx: &mut RequestContext, _req: &mut http::request::Parts) {}
+
+    /// On every response head before it goes to the client, proxied or generated.
+    fn response(&self, _ctx: &mut RequestContext, _res: &mut http::response::Parts) {}
+
+    /// Once, when the response has been fully sent or the exchange was aborted.
+    fn logging(&self, _ctx: &RequestContext) {}
+}
+
+/// What a request filter decided.
+#[derive(Debug)]
+pub enum Flow {
+    /// Go on with the next filter and then the route's action.
+    Continue,
+    /// Answer with this response; the upstream is never contacted.
+    Respond(Response<Body>),
+}
+
+/// The scheme of the listener a request arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Plain HTTP (HTTP/1.1 or h2c).
+    Http,
+    /// HTTPS (HTTP/1.1 or h2 over TLS).
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The connection a request arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// The client's address (the TCP peer).
+    pub client: SocketAddr,
+    /// The listener's scheme.
+    pub scheme: Scheme,
+    /// The listener's local port.
+    pub port: u16,
+}
+
+/// Why a request failed, for logs and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Which side caused it.
+    pub source: ErrorSource,
+    /// The full error message (may name endpoint addresses; never sent to the client).
+    pub message: String,
+}
+
+/// Everything known about one request, passed to every hook.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// When the request head was received.
+    pub start: Instant,
+    /// The connection it arrived on.
+    pub connection: Connection,
+    /// The request method.
+    pub method: Method,
+    /// The client's HTTP version.
+    pub version: Version,
+    /// The normalised host (`Host` header or `:authority`).
+    pub host: String,
+    /// The normalised path the route was matched with.
+    pub path: String,
+    /// The route that matched, if any (the default route counts).
+    pub route: Option<Route>,
+    /// The upstream chosen among the route's backends.
+    pub upstream: Option<UpstreamId>,
+    /// The endpoint of the last attempt.
+    pub endpoint: Option<SocketAddr>,
+    /// How many endpoints were tried.
+    pub attempts: u32,
+    /// The status sent to the client, once known.
+    pub status: Option<StatusCode>,
+    /// The request id (`X-Request-ID`), set by the request-id filter.
+    pub request_id: String,
+    /// Why the request failed, if it did.
+    pub failure: Option<Failure>,
+    /// Whether the response body was sent to its end (false when aborted).
+    pub completed: bool,
+    traffic: Arc<Traffic>,
+}
+
+impl RequestContext {
+    /// A context for a request that has just arrived.
+    pub fn new(connection: Connection, method: Method, version: Version) -> Self {
+        Self {
+            start: Instant::now(),
+            connection,
+            method,
+            version,
+            host: String::new(),
+            path: String::new(),
+            route: None,
+            upstream: None,
+            endpoint: None,
+            attempts: 0,
+            status: None,
+            request_id: String::new(),
+            failure: None,
+            completed: false,
+            traffic: Arc::default(),
+        }
+    }
+
+    /// Where the matched route was declared (Ingress and path as written).
+    pub fn origin(&self) -> Option<&RouteOrigin> {
+        self.route.as_ref().and_then(|r| r.origin.as_ref())
+    }
+
+    /// Request body bytes read from the client so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.traffic.received.load(Ordering::Relaxed)
+    }
+
+    /// Response body bytes sent to the client so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.traffic.sent.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
+    }
+}

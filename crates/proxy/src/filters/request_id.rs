@@ -1,0 +1,70 @@
+//! `X-Request-ID`: kept when the client sent one, else 32 random hex digits like nginx's
+//! `$request_id`; passed to the upstream and recorded in the context for logs.
+
+use std::fmt::Write;
+
+use http::HeaderValue;
+use http::header::HeaderName;
+
+use crate::filter::{Filter, Flow, RequestContext};
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Sets [`RequestContext::request_id`] and the upstream's `X-Request-ID`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestId;
+
+impl Filter for RequestId {
+    fn request(&self, ctx: &mut RequestContext, req: &mut http::request::Parts) -> Flow {
+        let incoming = req
+            .headers
+            .get(&X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        ctx.request_id = match incoming {
+            Some(id) => id.to_owned(),
+            None => generate(),
+        };
+        Flow::Continue
+    }
+
+    fn upstream_request(&self, ctx: &mut RequestContext, req: &mut http::request::Parts) {
+        if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
+            req.headers.insert(X_REQUEST_ID, value);
+        }
+    }
+}
+
+/// 16 random bytes as 32 lowercase hex digits.
+pub(crate) fn generate() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // The OS generator failing is near impossible; a unique-enough id beats no id.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = nanos.to_le_bytes();
+    }
+    let mut id = String::with_capacity(32);
+    for b in bytes {
+        let _ = write!(id, "{b:02x}");
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_32_hex_digits_and_differ() {
+        let a = generate();
+        let b = generate();
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,312 @@
+//! The per-request pipeline: load the generation once, look the route up, run the request
+//! filters, carry out the route's action (forward, redirect, fixed response, or the built-in
+//! 404), run the response filters, and fire the logging hooks when the body is done.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use sluice_ingress_model::{Action, RequestAttributes, normalize_host};
+
+use crate::body::Body;
+use crate::client::UpstreamClients;
+use crate::error::{BoxError, ProxyError};
+use crate::filter::{Connection, Failure, Filter, Flow, RequestContext};
+use crate::forward::{self, ForwardContext};
+use crate::handle::Shared;
+
+/// Everything a request needs that outlives one generation.
+pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+    clients: UpstreamClients,
+    filters: Arc<[Arc<dyn Filter>]>,
+}
+
+impl Pipeline {
+    /// A pipeline over the shared state with these filters (built-ins first).
+    pub fn new(shared: Arc<Shared>, filters: Vec<Arc<dyn Filter>>) -> Self {
+        Self {
+            shared,
+            clients: UpstreamClients::new(),
+            filters: filters.into(),
+        }
+    }
+
+    /// Serves one request. Never fails: errors become responses.
+    pub async fn handle(
+        self: Arc<Self>,
+        connection: Connection,
+        mut request: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
+        let generation = self.shared.generation.load_full();
+        let client_upgrade =
+            forward::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
+        let (mut parts, body) = request.into_parts();
+        let mut ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
+        ctx.host = normalize_host(request_authority(&parts)).into_owned();
+        ctx.path = sluice_router::normalize_path(parts.uri.path()).into_owned();
+        let route = generation
+            .router
+            .lookup_request(&ctx.host, &ctx.path, &RequestView(&parts));
+        ctx.route = route.cloned();
+
+        let mut outcome = None;
+        for filter in self.filters.iter() {
+            if let Flow::Respond(response) = filter.request(&mut ctx, &mut parts) {
+                outcome = Some(Ok(response));
+                break;
+            }
+        }
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None => {
+                let action = route.map(|r| (&r.action, &r.policy.timeouts));
+                match action {
+                    None => Err(ProxyError::NoRoute {
+                        host: ctx.host.clone(),
+                        path: ctx.path.clone(),
+                    }),
+                    Some((Action::Forward(target), timeouts)) => {
+                        let fx = ForwardContext {
+                            generation: &generation,
+                            clients: &self.clients,
+                            filters: &self.filters,
+                            backend_cursor: &self.shared.backend_cursor,
+                        };
+                        forward::forward(
+                            fx,
+                            &mut ctx,
+                            parts,
+                            body,
+                            client_upgrade,
+                            target,
+                            timeouts,
+                        )
+                        .await
+                    }
+                    Some((Action::Redirect(redirect), _)) => {
+                        redirect_response(redirect.status, &redirect.location)
+                    }
+                    Some((Action::Respond(fixed), _)) => Ok(text_response(
+                        status_or_500(fixed.status),
+                        fixed.body.clone(),
+                    )),
+                    Some(_) => Err(ProxyError::InvalidRequest {
+                        reason: "route action not supported".to_owned(),
+                    }),
+                }
+            }
+        };
+        let response = match outcome {
+            Ok(response) => response,
+            Err(error) => error_response(&mut ctx, &error),
+        };
+        Ok(self.finish(ctx, response))
+    }
+
+    /// Runs the response filters and wraps the body so the logging hooks fire at its end.
+    fn finish(&self, mut ctx: RequestContext, response: Response<Body>) -> Response<Body> {
+        let (mut head, body) = response.into_parts();
+        for filter in self.filters.iter() {
+            filter.response(&mut ctx, &mut head);
+        }
+        ctx.status = Some(head.status);
+        let body = LoggedBody {
+            inner: body,
+            log: Some(PendingLog {
+                ctx,
+                filters: self.filters.clone(),
+            }),
+        };
+        Response::from_parts(head, Body::wrap(body))
+    }
+}
+
+/// The `:authority` (h2, absolute-form) or else the `Host` header.
+fn request_authority(parts: &http::request::Parts) -> &str {
+    parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or_default()
+}
+
+fn status_or_500(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn text_response(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::full(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn redirect_response(code: u16, location: &str) -> Result<Response<Body>, ProxyError> {
+    let location = HeaderValue::from_str(location).map_err(|_| ProxyError::InvalidRequest {
+        reason: "redirect location is not a valid header value".to_owned(),
+    })?;
+    let status = status_or_500(code);
+    let mut response = text_response(status, format!("{status}\n"));
+    response.headers_mut().insert(LOCATION, location);
+    Ok(response)
+}
+
+/// The response for an error: its status and a one-line text body; the context records the
+/// failure with the full message for the logs.
+fn error_response(ctx: &mut RequestContext, error: &ProxyError) -> Response<Body> {
+    let (status, source) = error.classify();
+    let message = error_chain(error);
+    if source == crate::error::ErrorSource::Client {
+        tracing::debug!(error = %message, host = %ctx.host, path = %ctx.path, "request failed");
+    } else {
+        tracing::warn!(error = %message, host = %ctx.host, path = %ctx.path, "request failed");
+    }
+    ctx.failure = Some(Failure { source, message });
+    let reason = status.canonical_reason().unwrap_or("Error");
+    text_response(
+        status,
+        format!("{} {reason}: {}\n", status.as_u16(), error.public_message()),
+    )
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The request as route conditions see it.
+struct RequestView<'a>(&'a http::request::Parts);
+
+impl RequestAttributes for RequestView<'_> {
+    fn method(&self) -> &str {
+        self.0.method.as_str()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.0
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+    }
+
+    fn query(&self, name: &str) -> Option<&str> {
+        self.0
+            .uri
+            .query()?
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+    }
+}
+
+struct PendingLog {
+    ctx: RequestContext,
+    filters: Arc<[Arc<dyn Filter>]>,
+}
+
+/// The response body as sent to the client: counts bytes and runs the logging hooks once, at
+/// the end of the body or when it is dropped unfinished.
+struct LoggedBody {
+    inner: Body,
+    log: Option<PendingLog>,
+}
+
+impl LoggedBody {
+    fn log(&mut self, completed: bool, failure: Option<&BoxError>) {
+        let Some(mut pending) = self.log.take() else {
+            return;
+        };
+        pending.ctx.completed = completed;
+        if let Some(error) = failure {
+            let source = match error.downcast_ref::<ProxyError>() {
+                Some(proxy_error) => proxy_error.classify().1,
+                None => crate::error::ErrorSource::Upstream,
+            };
+            pending.ctx.failure = Some(Failure {
+                source,
+                message: error_chain(error.as_ref()),
+            });
+        }
+        for filter in pending.filters.iter() {
+            filter.logging(&pending.ctx);
+        }
+    }
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(pending)) = (frame.data_ref(), &this.log) {
+                    pending
+                        .ctx
+                        .traffic()
+                        .sent
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                if this.inner.is_end_stream() {
+                    this.log(true, None);
+                }
+            }
+            Poll::Ready(Some(Err(error))) => this.log(false, Some(error)),
+            Poll::Ready(None) => this.log(true, None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        let completed = http_body::Body::is_end_stream(&self.inner);
+        self.log(completed, None);
+    }
+}

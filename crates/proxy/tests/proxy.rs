@@ -1,0 +1,18 @@
+//! Integration tests of the proxy: real listeners on 127.0.0.1:0, in-process echo backends and
+//! real HTTP/1.1, h2c, TLS and raw TCP clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod proxy {
+    mod admin;
+    mod filters;
+    mod h2;
+    mod headers;
+    mod reload;
+    mod routing;
+    mod shutdown;
+    mod streaming;
+    mod support;
+    mod tls;
+    mod upgrade;
+}
