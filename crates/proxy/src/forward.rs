@@ -14,7 +14,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::TokioIo;
-use sluice_ingress_model::{Forward, Timeouts, UpstreamId};
+use sluice_ingress_model::{Forward, Policy, Timeouts, UpstreamId};
 use tokio::time::Instant;
 
 use crate::body::{Body, Progress, UpstreamRequestBody, UpstreamResponseBody};
@@ -22,9 +22,6 @@ use crate::client::UpstreamClients;
 use crate::error::ProxyError;
 use crate::filter::{Filter, RequestContext};
 use crate::generation::Generation;
-
-/// At most this many endpoints are tried for one request (`proxy-next-upstream-tries`).
-const MAX_ATTEMPTS: usize = 3;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -68,9 +65,9 @@ pub(crate) async fn forward(
     body: Incoming,
     client_upgrade: Option<OnUpgrade>,
     route: &Forward,
-    timeouts: &Timeouts,
+    policy: &Policy,
 ) -> Result<Response<Body>, ProxyError> {
-    let limits = Limits::from(timeouts);
+    let limits = Limits::from(&policy.timeouts);
     let id = choose_backend(route, fx.backend_cursor).ok_or_else(|| ProxyError::NoEndpoints {
         upstream: route
             .backends
@@ -108,26 +105,43 @@ pub(crate) async fn forward(
             ctx.traffic().clone(),
         ))
     });
-    let max_attempts = if retryable {
-        MAX_ATTEMPTS.min(endpoints.len())
-    } else {
-        1
+    // `proxy-next-upstream-tries` (0 = as many as there are endpoints); only requests
+    // without a body are retried, so nothing was sent when an attempt fails to connect.
+    let tries = usize::try_from(policy.retry.tries).unwrap_or(usize::MAX);
+    let max_attempts = match (retryable, tries) {
+        (false, _) => 1,
+        (true, 0) => endpoints.len(),
+        (true, tries) => tries.min(endpoints.len()),
     };
     let mut tried: Vec<SocketAddr> = Vec::with_capacity(max_attempts);
+    let original_uri = parts.uri.clone();
+    let mut head = Some(parts);
     let (response, endpoint) = loop {
         let endpoint = upstream.pick(&endpoints, &tried).ok_or_else(no_endpoints)?;
         tried.push(endpoint.addr);
         ctx.attempts += 1;
         ctx.endpoint = Some(endpoint.addr);
         endpoint.requests.fetch_add(1, Ordering::Relaxed);
+        // The last possible attempt takes the head; earlier ones (retryable) send a copy.
+        let attempt_head = if tried.len() >= max_attempts {
+            head.take()
+        } else {
+            head.clone()
+        };
+        let attempt_head = attempt_head.ok_or_else(no_endpoints)?;
         let request_body = streamed.take().unwrap_or_else(Body::empty);
-        let mut request = Request::from_parts(parts.clone(), request_body);
-        *request.uri_mut() = upstream_uri(endpoint.addr, &parts.uri)?;
+        let mut request = Request::from_parts(attempt_head, request_body);
+        *request.uri_mut() = upstream_uri(endpoint.addr, &original_uri)?;
         match send(client, request, endpoint.addr, limits, &progress).await {
             Ok(response) => break (response, endpoint.addr),
             Err(error) if error.is_connect_failure() => {
+                let retry_on = &policy.retry.on;
+                let allowed = match error {
+                    ProxyError::ConnectTimeout { .. } => retry_on.timeout,
+                    _ => retry_on.error,
+                };
                 endpoint.failures.fetch_add(1, Ordering::Relaxed);
-                if tried.len() >= max_attempts {
+                if !allowed || tried.len() >= max_attempts {
                     return Err(error);
                 }
                 tracing::debug!(%error, upstream = %id, "trying the next endpoint");
@@ -371,7 +385,7 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {
         let mut h = headers(&[
-            ("connection", "keep-alive, X-Custom"),
+            ("connection", "X-Custom"),
             ("keep-alive", "timeout=5"),
             ("x-custom", "1"),
             ("proxy-connection", "keep-alive"),
@@ -399,21 +413,20 @@ mod tests {
 
     #[test]
     fn weighted_choice_follows_weights() {
+        let upstream = |name: &str| UpstreamId::new("ns", name, PortRef::Number(80));
         let backend = |name: &str, weight| WeightedUpstream {
-            upstream: UpstreamId::new("ns", name, PortRef::Number(80)),
+            upstream: upstream(name),
             weight,
         };
-        let route = Forward {
-            backends: vec![backend("a", 3), backend("b", 1), backend("c", 0)],
-        };
+        let mut route = Forward::to(upstream("a"));
+        route.backends = vec![backend("a", 3), backend("b", 1), backend("c", 0)];
         let cursor = AtomicUsize::new(0);
         let picks: Vec<String> = (0..8)
             .map(|_| choose_backend(&route, &cursor).unwrap().service.clone())
             .collect();
         assert_eq!(picks, ["a", "a", "a", "b", "a", "a", "a", "b"]);
-        let none = Forward {
-            backends: vec![backend("a", 0)],
-        };
+        let mut none = Forward::to(upstream("a"));
+        none.backends[0].weight = 0;
         assert!(choose_backend(&none, &cursor).is_none());
     }
 

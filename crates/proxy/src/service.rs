@@ -13,7 +13,8 @@ use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use sluice_ingress_model::{Action, RequestAttributes, normalize_host};
+use hyper::upgrade::OnUpgrade;
+use sluice_ingress_model::{Action, RequestAttributes, Route, normalize_host};
 
 use crate::body::Body;
 use crate::client::UpstreamClients;
@@ -57,51 +58,23 @@ impl Pipeline {
             .lookup_request(&ctx.host, &ctx.path, &RequestView(&parts));
         ctx.route = route.cloned();
 
-        let mut outcome = None;
+        let mut early = None;
         for filter in self.filters.iter() {
             if let Flow::Respond(response) = filter.request(&mut ctx, &mut parts) {
-                outcome = Some(Ok(response));
+                early = Some(response);
                 break;
             }
         }
-        let outcome = match outcome {
-            Some(outcome) => outcome,
+        let outcome = match early {
+            Some(response) => Ok(response),
             None => {
-                let action = route.map(|r| (&r.action, &r.policy.timeouts));
-                match action {
-                    None => Err(ProxyError::NoRoute {
-                        host: ctx.host.clone(),
-                        path: ctx.path.clone(),
-                    }),
-                    Some((Action::Forward(target), timeouts)) => {
-                        let fx = ForwardContext {
-                            generation: &generation,
-                            clients: &self.clients,
-                            filters: &self.filters,
-                            backend_cursor: &self.shared.backend_cursor,
-                        };
-                        forward::forward(
-                            fx,
-                            &mut ctx,
-                            parts,
-                            body,
-                            client_upgrade,
-                            target,
-                            timeouts,
-                        )
-                        .await
-                    }
-                    Some((Action::Redirect(redirect), _)) => {
-                        redirect_response(redirect.status, &redirect.location)
-                    }
-                    Some((Action::Respond(fixed), _)) => Ok(text_response(
-                        status_or_500(fixed.status),
-                        fixed.body.clone(),
-                    )),
-                    Some(_) => Err(ProxyError::InvalidRequest {
-                        reason: "route action not supported".to_owned(),
-                    }),
-                }
+                let fx = ForwardContext {
+                    generation: &generation,
+                    clients: &self.clients,
+                    filters: &self.filters,
+                    backend_cursor: &self.shared.backend_cursor,
+                };
+                act(fx, route, &mut ctx, parts, body, client_upgrade).await
             }
         };
         let response = match outcome {
@@ -126,6 +99,37 @@ impl Pipeline {
             }),
         };
         Response::from_parts(head, Body::wrap(body))
+    }
+}
+
+/// Carries out the route's action: forward, redirect, fixed response, or the built-in 404.
+async fn act(
+    fx: ForwardContext<'_>,
+    route: Option<&Route>,
+    ctx: &mut RequestContext,
+    parts: http::request::Parts,
+    body: Incoming,
+    client_upgrade: Option<OnUpgrade>,
+) -> Result<Response<Body>, ProxyError> {
+    let Some(route) = route else {
+        return Err(ProxyError::NoRoute {
+            host: ctx.host.clone(),
+            path: ctx.path.clone(),
+        });
+    };
+    match &route.action {
+        Action::Forward(target) => {
+            forward::forward(fx, ctx, parts, body, client_upgrade, target, &route.policy).await
+        }
+        // The location is sent as written; variable expansion comes with the redirect filters.
+        Action::Redirect(redirect) => redirect_response(redirect.status, &redirect.location),
+        Action::Respond(fixed) => Ok(text_response(
+            status_or_500(fixed.status),
+            fixed.body.clone(),
+        )),
+        _ => Err(ProxyError::InvalidRequest {
+            reason: "route action not supported".to_owned(),
+        }),
     }
 }
 

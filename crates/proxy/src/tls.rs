@@ -222,6 +222,7 @@ mod tests {
                 origin: ObjectKey::new("ns", "ing"),
             }),
             routes: Vec::new(),
+            policy: Default::default(),
         }
     }
 

