@@ -82,7 +82,7 @@ impl Diagnostic {
             object.name.clone().unwrap_or_default(),
         );
         let what = match &self.problem {
-            Error::Model(kind) => kind.clone(),
+            Error::Model(kind) => (**kind).clone(),
             other => DiagnosticKind::Malformed(format!("{}: {other}", self.location())),
         };
         let field = self.field.clone().unwrap_or_default();
@@ -208,9 +208,9 @@ mod tests {
         let text = model.to_string();
         assert!(text.contains("ingress.yaml:14: document 2"), "{text}");
         let mut legacy = example();
-        legacy.problem = Error::Model(DiagnosticKind::LegacyApiVersion(
+        legacy.problem = Error::Model(Box::new(DiagnosticKind::LegacyApiVersion(
             "extensions/v1beta1".into(),
-        ));
+        )));
         assert_eq!(
             legacy.to_model().unwrap().kind,
             DiagnosticKind::LegacyApiVersion("extensions/v1beta1".into())

@@ -72,9 +72,10 @@ pub enum Error {
     /// The object does not convert into the model (see the field).
     #[error(transparent)]
     Conversion(ConversionProblem),
-    /// A model finding about the object, e.g. a deprecated apiVersion.
+    /// A model finding about the object, e.g. a deprecated apiVersion (boxed: the model's
+    /// findings are large and this enum travels in every result).
     #[error(transparent)]
-    Model(DiagnosticKind),
+    Model(Box<DiagnosticKind>),
     /// The same kind and `namespace/name` appeared earlier; this later definition wins.
     #[error("replaces the same object from {file} document {document}")]
     Duplicate {

@@ -262,7 +262,7 @@ fn decode_object(value: Value, item: Option<usize>, out: &mut Decoded) {
                     model.severity,
                     Some(id.clone()),
                     field("apiVersion"),
-                    Error::Model(model.kind),
+                    Error::Model(Box::new(model.kind)),
                 );
             }
             legacy
@@ -277,7 +277,7 @@ fn decode_object(value: Value, item: Option<usize>, out: &mut Decoded) {
                     Severity::Warning,
                     Some(id.clone()),
                     field("apiVersion"),
-                    Error::Model(kind),
+                    Error::Model(Box::new(kind)),
                 );
                 if let Some(map) = value.as_object_mut() {
                     map.insert(

@@ -189,9 +189,9 @@ fn loads_every_kind_from_one_multi_document_file() {
     assert_eq!(legacy.field.as_deref(), Some("apiVersion"));
     assert_eq!(
         legacy.problem,
-        Error::Model(DiagnosticKind::LegacyApiVersion(
+        Error::Model(Box::new(DiagnosticKind::LegacyApiVersion(
             "extensions/v1beta1".into()
-        ))
+        )))
     );
     let model = legacy.to_model().unwrap();
     assert_eq!(model.object.key, ObjectKey::new("default", "old"));
