@@ -2,10 +2,11 @@
 //! one-label wildcards keyed by their suffix, and the host-less virtual host, consulted in that
 //! order, as `Routes::virtual_host` does linearly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use sluice_ingress_model::HostPattern;
+use sluice_ingress_model::{HostPattern, normalize_host};
 
 /// Host patterns to virtual host ids.
 #[derive(Debug, Default)]
@@ -60,9 +61,41 @@ impl HostIndex {
     }
 }
 
+/// [`normalize_host`], skipping its work for a host that is already normal: only lowercase
+/// letters, digits, `-` and `.`, and no trailing `.` (then `normalize_host` returns it as is).
+pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
+    let bytes = host.as_bytes();
+    let plain = bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if plain && bytes.last() != Some(&b'.') {
+        Cow::Borrowed(host)
+    } else {
+        normalize_host(host)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fast_normalisation_equals_the_model(host in "[a-zA-Z0-9.:@\\[\\] _-]{0,12}") {
+            prop_assert_eq!(normalize(&host), normalize_host(&host));
+        }
+    }
+
+    #[test]
+    fn normal_hosts_are_borrowed() {
+        assert!(matches!(
+            normalize("api.example.com"),
+            Cow::Borrowed("api.example.com")
+        ));
+        assert_eq!(normalize("Api.Example.com.:80"), "api.example.com");
+        assert_eq!(normalize("example.com."), "example.com");
+    }
 
     #[test]
     fn exact_beats_wildcard_beats_any_and_first_of_duplicates_wins() {

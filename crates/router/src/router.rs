@@ -1,11 +1,11 @@
 //! The compiled router: host index → per-host path index (matchit tree plus a linear list) →
 //! route, falling back to the table's default route.
 
-use sluice_ingress_model::{NoAttributes, RequestAttributes, Route, Routes, normalize_host};
+use sluice_ingress_model::{NoAttributes, RequestAttributes, Route, Routes};
 
 use crate::condition::Conditions;
 use crate::error::RouterError;
-use crate::host::HostIndex;
+use crate::host::{self, HostIndex};
 use crate::linear::Linear;
 use crate::path::PathIndex;
 
@@ -108,7 +108,7 @@ impl Router {
         path: &str,
         request: &dyn RequestAttributes,
     ) -> Option<&Route> {
-        let host = normalize_host(host);
+        let host = host::normalize(host);
         let in_host = self
             .hosts
             .find(&host)
