@@ -76,6 +76,8 @@ pub enum Variable {
     ContentLength,
     /// `$proxy_add_x_forwarded_for`: the incoming `X-Forwarded-For` plus the client address.
     ProxyAddXForwardedFor,
+    /// `$request_id` / `$req_id`: the request id (`X-Request-ID`).
+    RequestId,
     /// `$namespace`: the Ingress namespace.
     Namespace,
     /// `$ingress_name`: the Ingress name.
@@ -229,6 +231,7 @@ fn variable(name: &str, allow: Allow) -> Result<Part, String> {
         "content_type" => Variable::ContentType,
         "content_length" => Variable::ContentLength,
         "proxy_add_x_forwarded_for" => Variable::ProxyAddXForwardedFor,
+        "request_id" | "req_id" => Variable::RequestId,
         "namespace" if allow.location_vars => Variable::Namespace,
         "ingress_name" if allow.location_vars => Variable::IngressName,
         "service_name" if allow.location_vars => Variable::ServiceName,
@@ -243,7 +246,7 @@ fn variable(name: &str, allow: Allow) -> Result<Part, String> {
                 Variable::Arg(a)
             } else {
                 return Err(format!(
-                    "variable ${name} is not supported (allowed: $scheme $host $hostname $server_name $server_port $best_http_host $http_* $cookie_* $arg_* $request_uri $escaped_request_uri $uri $document_uri $args $query_string $is_args $request_method $remote_addr $content_type $content_length $proxy_add_x_forwarded_for{})",
+                    "variable ${name} is not supported (allowed: $scheme $host $hostname $server_name $server_port $best_http_host $http_* $cookie_* $arg_* $request_uri $escaped_request_uri $uri $document_uri $args $query_string $is_args $request_method $remote_addr $content_type $content_length $proxy_add_x_forwarded_for $request_id{})",
                     if allow.location_vars {
                         " $namespace $ingress_name $service_name $service_port $location_path"
                     } else {

@@ -3,11 +3,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod model {
+    pub mod annotations;
+    pub mod auth;
+    pub mod canary;
     pub mod compat;
+    pub mod configmap;
     pub mod diagnostics;
     pub mod fixtures;
+    pub mod hosts;
     pub mod laws;
     pub mod path_table;
+    pub mod processing;
+    pub mod regex_mode;
     pub mod semantics;
     pub mod tls;
 }

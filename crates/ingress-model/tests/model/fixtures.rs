@@ -108,3 +108,97 @@ pub fn service_of(route: Option<&Route>) -> Option<String> {
 pub fn build_default(snapshot: &Snapshot) -> Built {
     build(snapshot, &BuildOptions::default())
 }
+
+/// The full key of an ingress-nginx annotation.
+pub fn ann(name: &str) -> String {
+    format!("{DEFAULT_ANNOTATION_PREFIX}/{name}")
+}
+
+/// An Ingress `default/<name>` for `host` with `/` (Prefix) → `svc-a:80` and annotations given
+/// without prefix.
+pub fn annotated(name: &str, host: &str, annotations: &[(&str, &str)]) -> Ingress {
+    let mut ing = ingress(
+        "default",
+        name,
+        Some(host),
+        vec![path("/", PathType::Prefix, "svc-a", 80)],
+    );
+    for (k, v) in annotations {
+        ing.annotations.insert(ann(k), (*v).to_owned());
+    }
+    ing
+}
+
+/// `services()` plus an Ingress `good` on `good.com` that must keep serving.
+pub fn with_good() -> Snapshot {
+    let mut s = services();
+    s.insert_ingress(ingress(
+        "default",
+        "good",
+        Some("good.com"),
+        vec![path("/", PathType::Prefix, "svc-b", 80)],
+    ));
+    s
+}
+
+/// Whether the `good` Ingress of [`with_good`] is served.
+pub fn good_served(built: &Built) -> bool {
+    service_of(built.table.lookup("good.com", "/")).as_deref() == Some("svc-b")
+}
+
+/// Options reading the controller ConfigMap `ingress/sluice` from the snapshot, into which
+/// `data` is inserted.
+pub fn with_config(s: &mut Snapshot, data: &[(&str, &str)]) -> BuildOptions {
+    let key = ObjectKey::new("ingress", "sluice");
+    s.insert_config_map(ConfigMap {
+        key: key.clone(),
+        data: data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    });
+    BuildOptions {
+        controller_config: Some(key),
+        ..BuildOptions::default()
+    }
+}
+
+/// The route serving `host` `/`.
+pub fn route_of<'a>(built: &'a Built, host: &str, path: &str) -> &'a Route {
+    built
+        .table
+        .lookup(host, path)
+        .unwrap_or_else(|| panic!("no route for {host}{path}: {:#?}", built.diagnostics))
+}
+
+/// Diagnostics with this code about the Ingress `default/<name>`.
+pub fn codes_for<'a>(built: &'a Built, name: &str, code: &str) -> Vec<&'a Diagnostic> {
+    built
+        .diagnostics
+        .iter()
+        .filter(|d| d.object.key.name == name && d.kind.code() == code)
+        .collect()
+}
+
+/// An Opaque Secret with string data.
+pub fn opaque(ns: &str, name: &str, data: &[(&str, &str)]) -> Secret {
+    Secret {
+        key: ObjectKey::new(ns, name),
+        secret_type: "Opaque".into(),
+        data: data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+    }
+}
+
+/// A ConfigMap with string data.
+pub fn config_map(ns: &str, name: &str, data: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        key: ObjectKey::new(ns, name),
+        data: data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
