@@ -1,24 +1,58 @@
-//! The `sluice` binary: parses flags and wires a source to the proxy.
+//! The `sluice` binary: parses flags, installs logging, and runs one mode. The logic lives in
+//! the crates and the small mode modules next to this file.
 
-use clap::{Parser, Subcommand};
+mod check;
+mod cli;
+mod gateway;
+mod routes;
+mod signal;
 
-/// sluice: a Kubernetes ingress controller and standalone HTTP gateway.
-#[derive(Parser, Debug)]
-#[command(name = "sluice", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use std::process::ExitCode;
 
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Serve traffic from Kubernetes YAML files (not yet available).
-    Gateway,
-}
+use clap::Parser;
+use sluice::{file_source, model, proxy};
+use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+use crate::cli::{Cli, Command, LogFormat};
+
+fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process, chosen before anything builds a config.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Gateway => anyhow::bail!("`sluice gateway` is not available yet"),
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Gateway(args) => gateway::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check::run(args),
+        Command::Routes(args) => routes::run(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Seconds since the Unix epoch, for certificate-expiry diagnostics (the model never reads a
+/// clock).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

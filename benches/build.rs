@@ -1,0 +1,152 @@
+//! Build, compile and diff of large tables: `build` for 1k and 10k Ingresses, `build` + router
+//! compile, and `diff` of an endpoints-only change versus a structural one.
+//!
+//! Run: `cargo bench --bench build`. Numbers go in notes, never in tests.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use sluice::model::{
+    BuildOptions, Endpoint, EndpointPort, EndpointSlice, HttpPath, Ingress, IngressBackend,
+    IngressClass, IngressRule, ObjectKey, PathType, Plan, PortRef, Service, ServicePort, Snapshot,
+    build, diff,
+};
+use sluice::router::Router;
+
+/// `n` Ingresses, each with its own host, two paths and its own Service with three endpoints.
+fn snapshot(n: usize) -> Snapshot {
+    let mut s = Snapshot::default();
+    s.insert_ingress_class(IngressClass {
+        name: "sluice".into(),
+        controller: sluice::model::DEFAULT_CONTROLLER_CLASS.into(),
+        is_default: false,
+    });
+    for i in 0..n {
+        let ns = format!("team-{}", i % 50);
+        let svc = format!("svc-{i}");
+        let backend = IngressBackend::Service {
+            name: svc.clone(),
+            port: PortRef::Number(80),
+        };
+        s.insert_ingress(Ingress {
+            key: ObjectKey::new(&ns, format!("ing-{i}")),
+            created: Some(1_700_000_000 + i as i64),
+            class_name: Some("sluice".into()),
+            rules: vec![IngressRule {
+                host: Some(format!("host-{i}.example.com")),
+                paths: vec![
+                    HttpPath {
+                        path: Some("/".into()),
+                        path_type: Some(PathType::Prefix),
+                        backend: backend.clone(),
+                    },
+                    HttpPath {
+                        path: Some("/api/v1".into()),
+                        path_type: Some(PathType::Prefix),
+                        backend,
+                    },
+                ],
+            }],
+            ..Ingress::default()
+        });
+        s.insert_service(Service {
+            key: ObjectKey::new(&ns, &svc),
+            ports: vec![ServicePort {
+                port: 80,
+                ..ServicePort::default()
+            }],
+            ..Service::default()
+        });
+        s.insert_endpoint_slice(slice(&ns, &svc, i, 0));
+    }
+    s
+}
+
+fn slice(ns: &str, svc: &str, i: usize, generation: usize) -> EndpointSlice {
+    let addr = |k: usize| {
+        format!(
+            "10.{}.{}.{}",
+            (i >> 8) & 255,
+            i & 255,
+            (k + generation) % 250 + 1
+        )
+    };
+    EndpointSlice {
+        key: ObjectKey::new(ns, format!("{svc}-abcde")),
+        service_name: Some(svc.into()),
+        address_type: "IPv4".into(),
+        ports: vec![EndpointPort {
+            name: None,
+            port: Some(8080),
+            protocol: None,
+        }],
+        endpoints: (0..3)
+            .map(|k| Endpoint {
+                addresses: vec![addr(k)],
+                ready: Some(true),
+            })
+            .collect(),
+    }
+}
+
+fn bench_build(c: &mut Criterion) {
+    let opts = BuildOptions::default();
+    let mut group = c.benchmark_group("build");
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let s = snapshot(n);
+        group.bench_with_input(BenchmarkId::new("build", n), &s, |b, s| {
+            b.iter(|| build(black_box(s), &opts))
+        });
+        group.bench_with_input(BenchmarkId::new("build_and_compile", n), &s, |b, s| {
+            b.iter(|| {
+                let built = build(black_box(s), &opts);
+                Router::new(&built.table.routes)
+                    .map(|r| black_box(r).lookup("host-1.example.com", "/").is_some())
+            })
+        });
+        let built = build(&s, &opts);
+        group.bench_with_input(
+            BenchmarkId::new("compile", n),
+            &built.table.routes,
+            |b, routes| b.iter(|| Router::new(black_box(routes))),
+        );
+    }
+    group.finish();
+}
+
+fn bench_diff(c: &mut Criterion) {
+    let opts = BuildOptions::default();
+    let n = 10_000;
+    let base = snapshot(n);
+    let old = build(&base, &opts).table;
+
+    let mut moved = base.clone();
+    let svc = "svc-7".to_owned();
+    moved.insert_endpoint_slice(slice("team-7", &svc, 7, 1));
+    let endpoints_only = build(&moved, &opts).table;
+    assert!(matches!(diff(&old, &endpoints_only), Plan::Endpoints(_)));
+
+    let mut added = base.clone();
+    let mut extra = base.ingresses.values().next().cloned().unwrap_or_default();
+    extra.key.name = "extra".into();
+    extra.rules[0].host = Some("extra.example.com".into());
+    added.insert_ingress(extra);
+    let structural = build(&added, &opts).table;
+    assert!(matches!(diff(&old, &structural), Plan::Rebuild));
+
+    let mut group = c.benchmark_group("diff_10k");
+    group.bench_function("unchanged", |b| {
+        b.iter(|| diff(black_box(&old), black_box(&old)))
+    });
+    group.bench_function("endpoints_only", |b| {
+        b.iter(|| diff(black_box(&old), black_box(&endpoints_only)))
+    });
+    group.bench_function("structural", |b| {
+        b.iter(|| diff(black_box(&old), black_box(&structural)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_build, bench_diff);
+criterion_main!(benches);

@@ -1,0 +1,244 @@
+//! Command-line flags. Names follow ingress-nginx's where they mean the same thing, so existing
+//! deployment manifests and Helm `extraArgs` carry over.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::{
+    BuildOptions, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTROLLER_CLASS, ObjectKey, ServiceRef,
+    SnippetPolicy,
+};
+
+/// sluice: a Kubernetes ingress controller and standalone HTTP gateway.
+#[derive(Parser, Debug)]
+#[command(name = "sluice", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format: `json` (one object per line) or `text`.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "SLUICE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve traffic from Kubernetes YAML files (Ingress, Service, EndpointSlice, Secret, …),
+    /// reloading them when they change.
+    Gateway(GatewayArgs),
+    /// Validate manifests and print every diagnostic; exits non-zero when an Ingress would be
+    /// rejected.
+    Check(CheckArgs),
+    /// Print the compiled route table for manifests.
+    Routes(RoutesArgs),
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Output format of `check` and `routes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Flags deciding which Ingresses are ours and the global defaults, shared by every mode.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Ingress class name: accepted in `spec.ingressClassName` (gateway mode, even without an
+    /// IngressClass object), in the legacy `kubernetes.io/ingress.class` annotation, and by name
+    /// with --ingress-class-by-name.
+    #[arg(long, default_value = "sluice")]
+    pub ingress_class: String,
+    /// IngressClasses whose `spec.controller` equals this are ours. Set `k8s.io/ingress-nginx` to
+    /// take over ingress-nginx's classes.
+    #[arg(long, default_value = DEFAULT_CONTROLLER_CLASS)]
+    pub controller_class: String,
+    /// Also serve Ingresses that name no class at all.
+    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub watch_ingress_without_class: bool,
+    /// Also accept an IngressClass named --ingress-class whatever its controller.
+    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub ingress_class_by_name: bool,
+    /// Prefix of the ingress-nginx-compatible annotations.
+    #[arg(long, default_value = DEFAULT_ANNOTATION_PREFIX)]
+    pub annotations_prefix: String,
+    /// NAMESPACE/NAME of the controller ConfigMap (ingress-nginx keys).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_key)]
+    pub configmap: Option<ObjectKey>,
+    /// NAMESPACE/NAME of the Service whose first port serves unknown hosts and paths (the
+    /// built-in default backend answers 404 otherwise).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_key)]
+    pub default_backend_service: Option<ObjectKey>,
+    /// NAMESPACE/NAME of the TLS Secret served for unknown SNI and for hosts whose own
+    /// certificate is missing or invalid (a self-signed one is generated otherwise).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_key)]
+    pub default_ssl_certificate: Option<ObjectKey>,
+    /// What to do with an Ingress carrying `*-snippet` annotations (raw nginx configuration,
+    /// never applied): `reject` it (as ingress-nginx >= 1.12) or `ignore` the snippet.
+    #[arg(long, value_enum, default_value_t = SnippetMode::Reject)]
+    pub snippet_annotations: SnippetMode,
+}
+
+/// `--snippet-annotations`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SnippetMode {
+    /// Reject the whole Ingress.
+    Reject,
+    /// Serve it without the snippet, with a warning.
+    Ignore,
+}
+
+/// `sluice gateway`.
+#[derive(Args, Debug)]
+pub struct GatewayArgs {
+    /// Files or directories of Kubernetes YAML (directories: every *.yaml / *.yml inside).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// Address the traffic listeners bind to.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Plain HTTP port (HTTP/1.1 and h2c); 0 picks a free port.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// HTTPS port; 0 picks a free port.
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
+    /// Admin port: /healthz, /readyz, /metrics, /debug/routes.
+    #[arg(long, default_value_t = 10254)]
+    pub admin_port: u16,
+    /// Address the admin listener binds to.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub admin_address: IpAddr,
+    /// Seconds to keep serving after SIGTERM/SIGINT (with /readyz failing) before draining.
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_grace_period: u64,
+    /// Seconds after the grace period to let in-flight requests finish before exiting.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+    /// Which Ingresses are ours, and the global defaults.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `sluice check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or directories of Kubernetes YAML.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Which Ingresses are ours, and the global defaults.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `sluice routes`.
+#[derive(Args, Debug)]
+pub struct RoutesArgs {
+    /// Files or directories of Kubernetes YAML.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Which Ingresses are ours, and the global defaults.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn parse_key(text: &str) -> Result<ObjectKey, String> {
+    match text.split_once('/') {
+        Some(_) => ObjectKey::parse(text, "")
+            .ok_or_else(|| format!("expected NAMESPACE/NAME, got {text:?}")),
+        None => Err(format!("expected NAMESPACE/NAME, got {text:?}")),
+    }
+}
+
+impl ModelArgs {
+    /// The model options these flags describe. `gateway` accepts a class name without an
+    /// IngressClass object (manifests often omit it).
+    pub fn build_options(&self, gateway: bool) -> BuildOptions {
+        BuildOptions {
+            ingress_class: self.ingress_class.clone(),
+            controller_class: self.controller_class.clone(),
+            watch_ingress_without_class: self.watch_ingress_without_class,
+            ingress_class_by_name: self.ingress_class_by_name,
+            class_name_without_object: gateway,
+            annotation_prefix: self.annotations_prefix.clone(),
+            default_backend: self
+                .default_backend_service
+                .clone()
+                .map(|service| ServiceRef {
+                    service,
+                    port: None,
+                }),
+            default_certificate: self.default_ssl_certificate.clone(),
+            controller_config: self.configmap.clone(),
+            snippet_policy: match self.snippet_annotations {
+                SnippetMode::Reject => SnippetPolicy::Reject,
+                SnippetMode::Ignore => SnippetPolicy::Ignore,
+            },
+            now: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_like_ingress_nginx() {
+        let cli = Cli::try_parse_from([
+            "sluice",
+            "gateway",
+            "--manifests",
+            "a.yaml",
+            "dir",
+            "--watch-ingress-without-class=true",
+            "--configmap",
+            "ingress/sluice",
+            "--http-port",
+            "0",
+        ])
+        .unwrap();
+        let Command::Gateway(args) = cli.command else {
+            panic!("gateway")
+        };
+        assert_eq!(args.manifests.len(), 2);
+        assert!(args.model.watch_ingress_without_class);
+        assert_eq!(
+            args.model.configmap,
+            Some(ObjectKey::new("ingress", "sluice"))
+        );
+        let opts = args.model.build_options(true);
+        assert!(opts.class_name_without_object);
+        assert_eq!(opts.ingress_class, "sluice");
+        assert!(
+            Cli::try_parse_from([
+                "sluice",
+                "gateway",
+                "--manifests",
+                "a",
+                "--configmap",
+                "bare"
+            ])
+            .is_err()
+        );
+    }
+}
