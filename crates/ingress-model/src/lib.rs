@@ -28,6 +28,22 @@
 //!    resolved, `//` collapsed, unreserved percent-escapes decoded, `%2F` kept encoded.
 //! 7. **Missing objects.** A missing Service, port or endpoint set makes that route answer 503;
 //!    a missing or invalid TLS Secret falls back to the default certificate. Both are reported.
+//! 8. **Annotations** (ingress-nginx's, under `--annotations-prefix`; see [`annotations`]): an
+//!    invalid value, a blocked word or a too risky annotation rejects the whole Ingress (it
+//!    contributes no route and no TLS); a `*-snippet` annotation rejects it or is ignored per
+//!    [`SnippetPolicy`]; auth or client-certificate misconfiguration keeps the Ingress but its
+//!    routes answer 503 ([`policy::Policy::deny`]). Absent annotations take the controller
+//!    ConfigMap's value ([`config`]), itself defaulting to ingress-nginx's default.
+//! 9. **Regex mode.** When any accepted Ingress of a host has `use-regex: "true"` or a
+//!    `rewrite-target`, every path of that host, in every Ingress, is a [`PathMatch::Regex`]:
+//!    case-insensitive, anchored at the start only, longest pattern first (rule 4).
+//! 10. **Redirects and aliases.** `permanent-redirect`/`temporal-redirect` (temporal first) turn
+//!     the Ingress's routes into [`Action::Redirect`]; `server-alias` copies a host's routes to
+//!     each alias that is not a host of its own; `from-to-www-redirect` adds the www/non-www
+//!     twin host whose only route redirects to the rule host.
+//! 11. **Canaries.** A canary Ingress adds no route: each of its paths attaches as
+//!     [`Canary`] to the main route with the same host and path. The route [`RouteTable::lookup`]
+//!     returns is unchanged; the proxy chooses between main and canary per request.
 //!
 //! The Kubernetes documentation's examples, which the tests check row by row:
 //!

@@ -134,7 +134,12 @@ pub fn registry() -> impl Iterator<Item = &'static AnnotationSpec> {
 
 /// The spec of an annotation name (without prefix).
 pub fn spec(name: &str) -> Option<&'static AnnotationSpec> {
-    registry().find(|s| s.name == name)
+    static INDEX: std::sync::OnceLock<BTreeMap<&'static str, &'static AnnotationSpec>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| registry().map(|s| (s.name, s)).collect())
+        .get(name)
+        .copied()
 }
 
 /// How one annotation of an Ingress is treated (the migration report of `sluice check`).

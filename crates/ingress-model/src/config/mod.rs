@@ -90,7 +90,12 @@ pub fn keys() -> impl Iterator<Item = &'static KeySpec> {
 
 /// The spec of a ConfigMap key.
 pub fn key_spec(name: &str) -> Option<&'static KeySpec> {
-    keys().find(|k| k.name == name)
+    static INDEX: std::sync::OnceLock<BTreeMap<&'static str, &'static KeySpec>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| keys().map(|k| (k.name, k)).collect())
+        .get(name)
+        .copied()
 }
 
 /// The ConfigMap while it is being read.

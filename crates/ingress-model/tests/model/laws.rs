@@ -29,6 +29,24 @@ const PATHS: &[&str] = &[
     "/caf\u{e9}",
 ];
 const SERVICES: &[&str] = &["svc-a", "svc-b", "svc-c", "ghost"];
+/// Annotations that change how an Ingress is built (regex mode, canaries, rejection, fail
+/// closed, extra hosts, upstream policies).
+const ANNOTATIONS: &[(&str, &str)] = &[
+    ("use-regex", "true"),
+    ("rewrite-target", "/$1"),
+    ("canary", "true"),
+    ("canary-weight", "10"),
+    ("whitelist-source-range", "10.0.0.0/8"),
+    ("allowlist-source-range", "192.168.0.0/16"),
+    ("proxy-body-size", "huge"),
+    ("configuration-snippet", "return 403;"),
+    ("auth-type", "basic"),
+    ("server-alias", "alias.com"),
+    ("from-to-www-redirect", "true"),
+    ("affinity", "cookie"),
+    ("backend-protocol", "GRPC"),
+    ("permanent-redirect", "https://x.com$request_uri"),
+];
 
 fn path_type() -> impl Strategy<Value = Option<PathType>> {
     prop_oneof![
@@ -63,8 +81,9 @@ fn ingress_strategy(index: usize) -> impl Strategy<Value = Ingress> {
         prop_oneof![3 => Just(Some("sluice".to_owned())), 1 => Just(None), 1 => Just(Some("other".to_owned()))],
         proptest::option::of(prop::sample::select(SERVICES)),
         proptest::option::of((prop::sample::select(HOSTS), prop_oneof![Just("cert"), Just("missing")])),
+        prop::collection::vec(prop::sample::select(ANNOTATIONS), 0..3),
     )
-        .prop_map(move |(rules, created, class, default_backend, tls)| Ingress {
+        .prop_map(move |(rules, created, class, default_backend, tls, annotations)| Ingress {
             key: ObjectKey::new(if index.is_multiple_of(2) { "default" } else { "other" }, format!("ing-{index}")),
             created,
             class_name: class,
@@ -77,6 +96,10 @@ fn ingress_strategy(index: usize) -> impl Strategy<Value = Ingress> {
             rules: rules
                 .into_iter()
                 .map(|(host, paths)| IngressRule { host: Some(host.to_owned()), paths })
+                .collect(),
+            annotations: annotations
+                .into_iter()
+                .map(|(k, v)| (ann(k), v.to_owned()))
                 .collect(),
             ..Ingress::default()
         })
