@@ -101,7 +101,6 @@ fn ingress_strategy(index: usize) -> impl Strategy<Value = Ingress> {
                 .into_iter()
                 .map(|(k, v)| (ann(k), v.to_owned()))
                 .collect(),
-            ..Ingress::default()
         })
 }
 
