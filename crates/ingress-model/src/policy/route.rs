@@ -298,9 +298,11 @@ pub struct AccessControl {
     pub satisfy: Satisfy,
 }
 
-/// Per-client-IP limits of one Ingress (one zone per Ingress, per proxy replica). Excess
-/// requests get ConfigMap `limit-req-status-code`, excess connections
-/// `limit-conn-status-code` (both 503 by default).
+/// Per-client-IP limits of one Ingress: one zone per Ingress (the routes whose
+/// [`crate::table::RouteOrigin::ingress`] is the same share counters), per proxy replica, keyed
+/// by the client IP after real-IP processing. Excess requests get ConfigMap
+/// `limit-req-status-code`, excess connections `limit-conn-status-code` (both 503 by default);
+/// clients in `allowlist` are never limited.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
     /// `limit-rps`; 0 = off. Leaky bucket, burst = rps × `burst_multiplier`, nodelay.

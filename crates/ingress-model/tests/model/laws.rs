@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use sluice_ingress_model::*;
+use sluice_ingress_model::{annotations, config};
 
 use super::fixtures::*;
 
@@ -167,6 +168,18 @@ fn cases() -> impl Strategy<Value = (Vec<Object>, Vec<Object>)> {
 }
 
 proptest! {
+    #[test]
+    fn annotation_and_configmap_parsers_never_panic(value in "(\\PC|[0-9smhkg$ ,/.:;-]){0,40}") {
+        for parse in annotations::registry().filter_map(|s| s.parse) {
+            let _ = parse(&value, &mut annotations::Draft::default());
+        }
+        let data = config::keys()
+            .map(|k| (k.name.to_owned(), value.clone()))
+            .collect();
+        let mut diagnostics = Vec::new();
+        let _ = config::parse_config(&ObjectKey::new("ns", "cm"), &data, &mut diagnostics);
+    }
+
     #[test]
     fn same_objects_in_any_order_build_identical_tables((ordered, shuffled) in cases()) {
         let opts = BuildOptions { class_name_without_object: true, ..BuildOptions::default() };
