@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use sluice_ingress_model::{
-    Action, FixedResponse, ObjectKey, PathMatch, Policy, RequestAttributes, Route, RouteOrigin,
-    Routes,
+    Action, FixedResponse, HostPattern, HostPolicy, ObjectKey, PathMatch, Policy,
+    RequestAttributes, Route, RouteOrigin, Routes, VirtualHost,
 };
 use sluice_router::Router;
 
@@ -75,6 +75,16 @@ pub fn route(name: &str, path: PathMatch) -> Route {
         }),
         policy: Arc::new(Policy::default()),
         origin: None,
+    }
+}
+
+/// A virtual host with default settings.
+pub fn virtual_host(host: HostPattern, routes: Vec<Route>) -> VirtualHost {
+    VirtualHost {
+        host,
+        tls: None,
+        routes,
+        policy: HostPolicy::default(),
     }
 }
 

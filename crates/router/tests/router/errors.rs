@@ -1,10 +1,10 @@
 //! Error paths: tables that stress the path tree compile without panicking, and errors carry
 //! their context.
 
-use sluice_ingress_model::{HostPattern, PathMatch, Routes, VirtualHost};
+use sluice_ingress_model::{HostPattern, PathMatch, Routes};
 use sluice_router::{Router, RouterError};
 
-use crate::common::route;
+use crate::common::{route, virtual_host};
 
 #[test]
 fn awkward_paths_compile_without_panicking() {
@@ -45,11 +45,7 @@ fn awkward_paths_compile_without_panicking() {
         routes.push(route(text, PathMatch::Regex(text.into())));
     }
     let table = Routes {
-        virtual_hosts: vec![VirtualHost {
-            host: HostPattern::Any,
-            tls: None,
-            routes,
-        }],
+        virtual_hosts: vec![virtual_host(HostPattern::Any, routes)],
         ..Routes::default()
     };
     let router = Router::new(&table).expect("escaped keys never conflict");

@@ -4,18 +4,14 @@
 use sluice_ingress_model::{HostPattern, PathMatch, Routes, VirtualHost};
 use sluice_router::Router;
 
-use crate::common::{Request, assert_agree, name, route};
+use crate::common::{Request, assert_agree, name, route, virtual_host};
 
 fn vhost(host: HostPattern, routes: &[(&str, &str)]) -> VirtualHost {
     let routes = routes
         .iter()
         .map(|(n, p)| route(n, PathMatch::Prefix((*p).into())))
         .collect();
-    VirtualHost {
-        host,
-        tls: None,
-        routes,
-    }
+    virtual_host(host, routes)
 }
 
 fn table(default: bool) -> Routes {

@@ -1,20 +1,14 @@
 //! Path selection within a host: regex-mode ordering, conditions falling back to shorter
 //! prefixes, and paths given as is (not normalised) — always as the reference decides.
 
-use sluice_ingress_model::{
-    Condition, HostPattern, PathMatch, Route, Routes, ValueMatch, VirtualHost,
-};
+use sluice_ingress_model::{Condition, HostPattern, PathMatch, Route, Routes, ValueMatch};
 use sluice_router::Router;
 
-use crate::common::{Request, assert_agree, name, route};
+use crate::common::{Request, assert_agree, name, route, virtual_host};
 
 fn table(routes: Vec<Route>) -> Routes {
     Routes {
-        virtual_hosts: vec![VirtualHost {
-            host: HostPattern::Any,
-            tls: None,
-            routes,
-        }],
+        virtual_hosts: vec![virtual_host(HostPattern::Any, routes)],
         default_route: Some(route("default", PathMatch::Prefix("/".into()))),
         ..Routes::default()
     }

@@ -1,6 +1,7 @@
 //! Property tests: the router agrees with the reference matcher on arbitrary tables (made by
 //! hand, and built from arbitrary Kubernetes snapshots) and arbitrary requests.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -8,12 +9,12 @@ use proptest::sample::select;
 use sluice_ingress_model::{
     Action, BuildOptions, Condition, Endpoint, EndpointPort, EndpointSlice, FixedResponse,
     HostPattern, HttpPath, Ingress, IngressBackend, IngressRule, ObjectKey, PathMatch, PathType,
-    Policy, PortRef, Route, Routes, Service, ServicePort, ServiceRef, Snapshot, ValueMatch,
-    VirtualHost, build, normalize_path,
+    Policy, PortRef, Route, Routes, Service, ServicePort, ServiceRef, Snapshot, ValueMatch, build,
+    normalize_path,
 };
 use sluice_router::Router;
 
-use crate::common::{Request, assert_agree, tag};
+use crate::common::{Request, assert_agree, tag, virtual_host};
 
 /// Path-like text over a small alphabet that exercises separators, dots, escapes, braces
 /// (matchit syntax) and multi-byte characters.
@@ -114,14 +115,8 @@ fn host_pattern() -> impl Strategy<Value = HostPattern> {
 }
 
 fn hand_routes() -> impl Strategy<Value = Routes> {
-    let vhost =
-        (host_pattern(), prop::collection::vec(hand_route(), 0..10)).prop_map(|(host, routes)| {
-            VirtualHost {
-                host,
-                tls: None,
-                routes,
-            }
-        });
+    let vhost = (host_pattern(), prop::collection::vec(hand_route(), 0..10))
+        .prop_map(|(host, routes)| virtual_host(host, routes));
     (
         prop::collection::vec(vhost, 0..5),
         prop::option::of(hand_route()),
@@ -234,6 +229,23 @@ fn check(routes: &Routes, requests: &[(String, String, Request)]) {
     }
 }
 
+/// Annotations that change routing: regex mode, and canaries (which merge into other routes).
+fn annotations() -> impl Strategy<Value = BTreeMap<String, String>> {
+    let sets: Vec<&[(&str, &str)]> = vec![
+        &[],
+        &[],
+        &[("use-regex", "true")],
+        &[("rewrite-target", "/$1")],
+        &[("canary", "true"), ("canary-by-header", "x-canary")],
+        &[("canary", "true"), ("canary-weight", "50")],
+    ];
+    select(sets).prop_map(|set| {
+        set.iter()
+            .map(|(k, v)| (format!("nginx.ingress.kubernetes.io/{k}"), (*v).to_owned()))
+            .collect()
+    })
+}
+
 fn snapshot_ingress() -> impl Strategy<Value = Ingress> {
     let path_type = prop::option::of(select(vec![
         PathType::Exact,
@@ -243,7 +255,17 @@ fn snapshot_ingress() -> impl Strategy<Value = Ingress> {
     let written = prop::option::of(prop_oneof![
         raw_path(),
         select(vec![
-            "/", "/foo", "/foo/", "/aaa/bbb", "/aaa/bb", "/aaa", "/foo/bar"
+            "/",
+            "/foo",
+            "/foo/",
+            "/aaa/bbb",
+            "/aaa/bb",
+            "/aaa",
+            "/foo/bar",
+            "/api/v[0-9]+",
+            "/(",
+            "/foo.*",
+            "/aaa|/bbb",
         ])
         .prop_map(String::from),
     ]);
@@ -277,14 +299,18 @@ fn snapshot_ingress() -> impl Strategy<Value = Ingress> {
         prop::option::of(0i64..3),
         prop::collection::vec(rule, 0..4),
         prop::option::of(backend),
+        annotations(),
     )
-        .prop_map(|(name, created, rules, default_backend)| Ingress {
-            key: ObjectKey::new("default", name),
-            created,
-            rules,
-            default_backend,
-            ..Ingress::default()
-        })
+        .prop_map(
+            |(name, created, rules, default_backend, annotations)| Ingress {
+                key: ObjectKey::new("default", name),
+                created,
+                rules,
+                default_backend,
+                annotations,
+                ..Ingress::default()
+            },
+        )
 }
 
 fn snapshot() -> impl Strategy<Value = (Snapshot, BuildOptions)> {
