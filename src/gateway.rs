@@ -57,27 +57,39 @@ async fn serve(
         "listening"
     );
 
-    // The watcher runs on its own thread; the latest snapshot wins when changes queue up.
-    let (tx, mut rx) = mpsc::unbounded_channel::<Loaded>();
+    // The watcher runs on its own thread and hands snapshots to a config thread, which builds
+    // and applies them (CPU work kept off the request workers). When changes queue up, the
+    // latest snapshot wins.
+    let (tx, rx) = mpsc::unbounded_channel::<Loaded>();
     let _watch = source
         .watch(move |loaded| {
             let _ = tx.send(loaded);
         })
         .context("watching the manifests")?;
     let reload_handle = handle.clone();
-    tokio::spawn(async move {
-        while let Some(mut loaded) = rx.recv().await {
-            while let Ok(newer) = rx.try_recv() {
-                loaded = newer;
-            }
-            let built = reporter.build(&loaded, &opts);
-            apply(&reload_handle, built);
-        }
-    });
+    std::thread::Builder::new()
+        .name("sluice-config".into())
+        .spawn(move || reload_loop(rx, &reload_handle, &opts, &mut reporter))
+        .context("starting the config thread")?;
 
     let report = bound.serve(signal::shutdown()).await;
     info!(graceful = report.graceful, "stopped");
     Ok(())
+}
+
+fn reload_loop(
+    mut rx: mpsc::UnboundedReceiver<Loaded>,
+    handle: &Handle,
+    opts: &BuildOptions,
+    reporter: &mut Reporter,
+) {
+    while let Some(mut loaded) = rx.blocking_recv() {
+        while let Ok(newer) = rx.try_recv() {
+            loaded = newer;
+        }
+        let built = reporter.build(&loaded, opts);
+        apply(handle, built);
+    }
 }
 
 fn addr_text(addr: Option<SocketAddr>) -> String {
