@@ -1,8 +1,10 @@
 //! `build`: a snapshot and the controller options in, a route table and diagnostics out.
 //! Pure and total: it never fails as a whole and never panics on object contents.
 
+mod annotated;
 mod backend;
 mod canary;
+mod certs;
 mod class;
 mod hosts;
 mod resolve;
@@ -18,7 +20,6 @@ use serde::Serialize;
 pub use class::CLASS_ANNOTATION;
 pub use tls::{parse_pem_pair, parse_tls_secret};
 
-use crate::annotations::{self, Finding};
 use crate::condition::Condition;
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
@@ -26,7 +27,7 @@ use crate::host::HostPattern;
 use crate::key::{Kind, ObjectKey};
 use crate::objects::{HttpPath, Ingress, IngressBackend, PathType, PortRef};
 use crate::path::PathMatch;
-use crate::policy::{Policy, Settings, UpstreamPolicy};
+use crate::policy::{Policy, UpstreamPolicy};
 use crate::snapshot::{BuildOptions, Snapshot};
 use crate::table::{
     Action, Certificate, Endpoints, Forward, HostTls, Route, RouteOrigin, RouteTable, Routes,
@@ -133,111 +134,6 @@ impl<'a> Builder<'a> {
             .push(Diagnostic::new(severity, Kind::Ingress, key, field, kind));
     }
 
-    fn findings(&mut self, key: &ObjectKey, findings: Vec<Finding>) {
-        for f in findings {
-            self.diagnose(f.severity, key, &f.field, f.kind);
-        }
-    }
-
-    /// Parses and resolves the annotations of an Ingress; `None` when they reject it.
-    fn prepare(&mut self, ingress: &Ingress) -> Option<resolve::Resolved> {
-        let ctx = annotations::Context {
-            prefix: &self.opts.annotation_prefix,
-            snippets: self.opts.snippet_policy,
-            admission: &self.config.settings.admission,
-            base: &self.config.base,
-        };
-        let parsed = annotations::parse_ingress(ingress, &ctx);
-        self.findings(&ingress.key, parsed.findings);
-        if parsed.rejected {
-            return None;
-        }
-        let mut findings = Vec::new();
-        let resolved = resolve::resolve(
-            ingress,
-            parsed.draft,
-            self.snapshot,
-            &self.config.settings,
-            &mut findings,
-        );
-        self.findings(&ingress.key, findings);
-        Some(resolved)
-    }
-
-    /// Records the hosts in regex mode and the (oldest) Ingress that switched each.
-    fn mark_regex_hosts(&mut self, accepted: &[(&Ingress, resolve::Resolved)]) {
-        for (ingress, resolved) in accepted {
-            if !resolved.regex || resolved.canary.enabled {
-                continue;
-            }
-            for rule in &ingress.rules {
-                if let Ok(host) = HostPattern::parse(rule.host.as_deref()) {
-                    self.regex_hosts
-                        .entry(host)
-                        .or_insert_with(|| ingress.key.clone());
-                }
-            }
-        }
-    }
-
-    /// The policy of an Ingress's routes on one host: its own, or with the host's
-    /// `proxy-ssl-*` when it sets none itself (unless `proxy-ssl-location-only`).
-    fn host_route_policy(&self, host: &HostPattern, resolved: &resolve::Resolved) -> Arc<Policy> {
-        if resolved.own_upstream_tls || self.config.settings.upstream.proxy_ssl_location_only {
-            return resolved.policy.clone();
-        }
-        match self
-            .host_states
-            .get(host)
-            .and_then(|s| s.upstream_tls.as_ref())
-        {
-            Some((tls, _)) => {
-                let mut policy = (*resolved.policy).clone();
-                policy.upstream_tls = Some(tls.clone());
-                Arc::new(policy)
-            }
-            None => resolved.policy.clone(),
-        }
-    }
-
-    /// Applies an Ingress's upstream policy to an upstream it uses: the oldest Ingress that
-    /// sets upstream annotations keeps it; a different later one is reported.
-    fn claim_upstream(
-        &mut self,
-        id: &UpstreamId,
-        ingress: &ObjectKey,
-        resolved: &resolve::Resolved,
-    ) {
-        let explicit = !resolved.upstream_set.is_empty();
-        match self.upstream_policies.get_mut(id) {
-            None => {
-                let owner = explicit.then(|| ingress.clone());
-                self.upstream_policies
-                    .insert(id.clone(), (resolved.upstream.clone(), owner));
-            }
-            Some((policy, owner)) => {
-                if !explicit {
-                    return;
-                }
-                match owner {
-                    None => {
-                        *policy = resolved.upstream.clone();
-                        *owner = Some(ingress.clone());
-                    }
-                    Some(winner) if winner != ingress && *policy != resolved.upstream => {
-                        let kind = DiagnosticKind::UpstreamConflict {
-                            upstream: id.to_string(),
-                            settings: resolved.upstream_set.join(", "),
-                            winner: winner.clone(),
-                        };
-                        self.diagnose(Severity::Warning, ingress, "metadata.annotations", kind);
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-    }
-
     fn add_ingress(&mut self, ingress: &Ingress, resolved: &resolve::Resolved) {
         let policy = resolved.policy.clone();
         let mut rule_hosts = Vec::new();
@@ -314,45 +210,6 @@ impl<'a> Builder<'a> {
             self.add_default_backend(ingress, route, &rule_hosts);
         }
         self.add_tls(ingress, &rule_hosts);
-    }
-
-    /// Merges an Ingress's host-level settings into its host (oldest wins).
-    fn merge_host(
-        &mut self,
-        host: &HostPattern,
-        ingress: &Ingress,
-        resolved: &resolve::Resolved,
-        first_path: Option<&HttpPath>,
-    ) {
-        if *host == HostPattern::Any {
-            return;
-        }
-        let target = first_path.and_then(|p| match &p.backend {
-            IngressBackend::Service { name, port } => {
-                Some(UpstreamId::new(&ingress.key.namespace, name, port.clone()))
-            }
-            IngressBackend::Resource { .. } => None,
-        });
-        let state = self.host_states.entry(host.clone()).or_default();
-        let conflicts = state.merge(
-            &ingress.key,
-            &resolved.host,
-            target.as_ref(),
-            resolved.policy.redirects.code,
-        );
-        for (setting, winner) in conflicts {
-            let kind = DiagnosticKind::HostConflict {
-                host: host.to_string(),
-                setting,
-                winner,
-            };
-            self.diagnose(
-                Severity::Warning,
-                &ingress.key,
-                "metadata.annotations",
-                kind,
-            );
-        }
     }
 
     fn add_default_backend(&mut self, ingress: &Ingress, route: Route, rule_hosts: &[HostPattern]) {
@@ -517,144 +374,6 @@ impl<'a> Builder<'a> {
         routes.routes.push(route);
     }
 
-    fn add_tls(&mut self, ingress: &Ingress, rule_hosts: &[HostPattern]) {
-        let mut listed = BTreeSet::new();
-        let mut entry_certs = Vec::new();
-        for (k, entry) in ingress.tls.iter().enumerate() {
-            let certificate = entry
-                .secret_name
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .and_then(|name| {
-                    self.certificate(ingress, name, &format!("spec.tls[{k}].secretName"))
-                });
-            entry_certs.push(certificate.clone());
-            for (m, written) in entry.hosts.iter().enumerate() {
-                let host = match HostPattern::parse(Some(written)) {
-                    Ok(HostPattern::Any) => continue,
-                    Ok(host) => host,
-                    Err(e) => {
-                        let field = format!("spec.tls[{k}].hosts[{m}]");
-                        self.diagnose(
-                            Severity::Error,
-                            &ingress.key,
-                            &field,
-                            DiagnosticKind::invalid_host(written, &e),
-                        );
-                        continue;
-                    }
-                };
-                listed.insert(host.clone());
-                self.bind_tls(
-                    ingress,
-                    host,
-                    certificate.clone(),
-                    &format!("spec.tls[{k}]"),
-                );
-            }
-        }
-        // ingress-nginx: a rule host no entry lists still gets TLS from a certificate of this
-        // Ingress that covers it.
-        for host in rule_hosts
-            .iter()
-            .filter(|h| **h != HostPattern::Any && !listed.contains(*h))
-        {
-            let covering = entry_certs.iter().enumerate().find_map(|(k, cert)| {
-                let key = cert.as_ref()?;
-                let covers = self
-                    .certificates
-                    .get(key)?
-                    .as_ref()
-                    .ok()?
-                    .names
-                    .iter()
-                    .any(|n| host.covered_by_certificate_name(n));
-                covers.then(|| (k, key.clone()))
-            });
-            if let Some((k, key)) = covering {
-                self.bind_tls(ingress, host.clone(), Some(key), &format!("spec.tls[{k}]"));
-            }
-        }
-    }
-
-    fn bind_tls(
-        &mut self,
-        ingress: &Ingress,
-        host: HostPattern,
-        certificate: Option<ObjectKey>,
-        field: &str,
-    ) {
-        if let Some(existing) = self.tls.get(&host) {
-            if existing.origin != ingress.key && existing.certificate != certificate {
-                let kind = DiagnosticKind::TlsConflict {
-                    host: host.to_string(),
-                    winner: existing.origin.clone(),
-                };
-                self.diagnose(Severity::Warning, &ingress.key, field, kind);
-            }
-            return;
-        }
-        let certificate = certificate.filter(|key| {
-            let covers = self
-                .certificates
-                .get(key)
-                .and_then(|c| c.as_ref().ok())
-                .is_some_and(|c| c.names.iter().any(|n| host.covered_by_certificate_name(n)));
-            if !covers {
-                let kind = DiagnosticKind::CertificateHostMismatch {
-                    secret: key.clone(),
-                    host: host.to_string(),
-                };
-                self.diagnose(Severity::Warning, &ingress.key, field, kind);
-            }
-            covers
-        });
-        self.tls.insert(
-            host,
-            HostTls {
-                certificate,
-                origin: ingress.key.clone(),
-            },
-        );
-    }
-
-    /// The usable certificate of a Secret in the Ingress namespace, reporting why not.
-    fn certificate(&mut self, ingress: &Ingress, name: &str, field: &str) -> Option<ObjectKey> {
-        let key = ObjectKey::new(&ingress.key.namespace, name);
-        match self.load_certificate(&key) {
-            Ok(not_after) => {
-                if self.opts.now.is_some_and(|now| now > not_after) {
-                    self.diagnose(
-                        Severity::Warning,
-                        &ingress.key,
-                        field,
-                        DiagnosticKind::CertificateExpired {
-                            secret: key.clone(),
-                            not_after,
-                        },
-                    );
-                }
-                Some(key)
-            }
-            Err(kind) => {
-                self.diagnose(Severity::Warning, &ingress.key, field, kind);
-                None
-            }
-        }
-    }
-
-    /// Parses a TLS Secret once per build; returns its `notAfter`.
-    fn load_certificate(&mut self, key: &ObjectKey) -> Result<i64, DiagnosticKind> {
-        let Some(secret) = self.snapshot.secrets.get(key) else {
-            return Err(DiagnosticKind::TlsSecretNotFound(key.clone()));
-        };
-        let parsed = self
-            .certificates
-            .entry(key.clone())
-            .or_insert_with(|| tls::parse_tls_secret(secret));
-        parsed.as_ref().map(|c| c.not_after).map_err(Clone::clone)
-    }
-
     fn default_route(&mut self) -> Option<Route> {
         if let Some(route) = self.catch_all.take() {
             return Some(route);
@@ -696,58 +415,6 @@ impl<'a> Builder<'a> {
             policy: self.base_policy.clone(),
             origin: None,
         })
-    }
-
-    fn default_certificate(&mut self) -> Option<ObjectKey> {
-        let key = self.opts.default_certificate.clone()?;
-        match self.load_certificate(&key) {
-            Ok(_) => Some(key),
-            Err(kind) => {
-                self.diagnostics.push(Diagnostic::new(
-                    Severity::Warning,
-                    Kind::Secret,
-                    &key,
-                    "--default-ssl-certificate",
-                    kind,
-                ));
-                None
-            }
-        }
-    }
-
-    /// The global settings with the `proxy-set-headers` / `add-headers` ConfigMaps read.
-    fn settings(&mut self) -> Settings {
-        let mut settings = self.config.settings.clone();
-        let refs = [
-            (
-                "proxy-set-headers",
-                self.config.proxy_set_headers.clone(),
-                true,
-            ),
-            ("add-headers", self.config.add_headers.clone(), false),
-        ];
-        for (setting, key, request) in refs {
-            let Some(key) = key else { continue };
-            match self.snapshot.config_maps.get(&key) {
-                Some(map) if request => settings.forwarded.request_headers = map.data.clone(),
-                Some(map) => settings.forwarded.response_headers = map.data.clone(),
-                None => {
-                    let config = self.opts.controller_config.clone().unwrap_or_default();
-                    self.diagnostics.push(Diagnostic::new(
-                        Severity::Warning,
-                        Kind::ConfigMap,
-                        &config,
-                        format!("data.{setting}"),
-                        DiagnosticKind::Reference {
-                            reference: format!("ConfigMap ({setting})"),
-                            key,
-                            reason: "not found; no headers are added".into(),
-                        },
-                    ));
-                }
-            }
-        }
-        settings
     }
 
     fn finish(mut self) -> Built {

@@ -1,8 +1,7 @@
-//! §1.3 backend protocol, upstream TLS and balancing; §1.4 timeouts, retries, buffering and
-//! body size.
+//! §1.3 backend protocol, upstream TLS and balancing, and the value parsers §1.4 shares.
 
 use super::{a, object_ref};
-use crate::annotations::Group::{Backend, Proxy};
+use crate::annotations::Group::Backend;
 use crate::annotations::Scope::{Ingress, Location};
 use crate::annotations::Status::{Exact, NoEffect, Partial};
 use crate::annotations::Tier::{T1, T2, T3};
@@ -10,9 +9,7 @@ use crate::annotations::{AnnotationSpec, Draft};
 use crate::policy::RiskLevel::{High, Low, Medium};
 use crate::policy::{BackendProtocol, Balance, HttpVersion, NextUpstream, ProxyRedirect};
 use crate::template::{Allow, Part, Template};
-use crate::values::{
-    boolean, hostname, on_off, path_template, safe_text, seconds_ms, size, uint32,
-};
+use crate::values::{boolean, hostname, on_off, path_template, safe_text, size, uint32};
 
 /// §1.3.
 pub(super) const BACKEND: &[AnnotationSpec] = &[
@@ -195,237 +192,13 @@ pub(super) const BACKEND: &[AnnotationSpec] = &[
     ),
 ];
 
-/// §1.4.
-pub(super) const PROXY: &[AnnotationSpec] = &[
-    a(
-        "proxy-connect-timeout",
-        Proxy,
-        T1,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.timeouts.connect_ms = seconds_ms(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-send-timeout",
-        Proxy,
-        T1,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.timeouts.send_ms = seconds_ms(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-read-timeout",
-        Proxy,
-        T1,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.timeouts.read_ms = seconds_ms(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-next-upstream",
-        Proxy,
-        T2,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            let keep_non_idempotent = d.policy.retry.on.non_idempotent;
-            d.policy.retry.on = next_upstream(v)?;
-            d.policy.retry.on.non_idempotent |= keep_non_idempotent;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-next-upstream-timeout",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.retry.timeout_ms = seconds_ms(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-next-upstream-tries",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.retry.tries = uint32(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-request-buffering",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.request_body.buffering = on_off(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-buffering",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Partial("responses are buffered in memory only, never spilled to disk"),
-        |v, d| {
-            d.policy.response_buffering.enabled = on_off(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-buffer-size",
-        Proxy,
-        T1,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.response_buffering.header_bytes = size(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-buffers-number",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.response_buffering.buffers = positive(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-busy-buffers-size",
-        Proxy,
-        T3,
-        Low,
-        Location,
-        NoEffect("nginx buffer bookkeeping; sluice streams buffered responses as they are read"),
-        |v, d| {
-            d.policy.response_buffering.busy_bytes = Some(size(v)?);
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-max-temp-file-size",
-        Proxy,
-        T3,
-        Low,
-        Location,
-        NoEffect("sluice never spills responses to disk"),
-        |v, d| {
-            d.policy.response_buffering.max_temp_file_bytes = size(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-body-size",
-        Proxy,
-        T1,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.request_body.max_bytes = body_size(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "client-body-buffer-size",
-        Proxy,
-        T2,
-        Low,
-        Location,
-        Partial(
-            "the memory buffer size; larger bodies are streamed instead of written to a temporary file",
-        ),
-        |v, d| {
-            d.policy.request_body.buffer_bytes = size(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-cookie-domain",
-        Proxy,
-        T3,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.response_rewrite.cookie_domain = from_to(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-cookie-path",
-        Proxy,
-        T3,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            d.policy.response_rewrite.cookie_path = from_to(v)?;
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-redirect-from",
-        Proxy,
-        T3,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            d.proxy_redirect_from = Some(redirect_arg(v)?);
-            Ok(())
-        },
-    ),
-    a(
-        "proxy-redirect-to",
-        Proxy,
-        T3,
-        Medium,
-        Location,
-        Exact,
-        |v, d| {
-            d.proxy_redirect_to = Some(redirect_arg(v)?);
-            Ok(())
-        },
-    ),
-];
-
 /// `proxy-body-size`: a size, 0 = unlimited.
-fn body_size(value: &str) -> Result<Option<u64>, String> {
+pub(super) fn body_size(value: &str) -> Result<Option<u64>, String> {
     Ok(Some(size(value)?).filter(|n| *n != 0))
 }
 
 /// A positive integer.
-fn positive(value: &str) -> Result<u32, String> {
+pub(super) fn positive(value: &str) -> Result<u32, String> {
     match uint32(value)? {
         0 => Err("must be at least 1".into()),
         n => Ok(n),
@@ -433,7 +206,7 @@ fn positive(value: &str) -> Result<u32, String> {
 }
 
 /// `proxy-next-upstream`: space-separated nginx conditions.
-fn next_upstream(value: &str) -> Result<NextUpstream, String> {
+pub(super) fn next_upstream(value: &str) -> Result<NextUpstream, String> {
     let mut on = NextUpstream::off();
     let words: Vec<&str> = value.split_whitespace().collect();
     if words.is_empty() {
@@ -460,7 +233,7 @@ fn next_upstream(value: &str) -> Result<NextUpstream, String> {
 }
 
 /// `off` or `<from> <to>`.
-fn from_to(value: &str) -> Result<Option<(String, String)>, String> {
+pub(super) fn from_to(value: &str) -> Result<Option<(String, String)>, String> {
     let words: Vec<&str> = value.split_whitespace().collect();
     match words.as_slice() {
         ["off"] => Ok(None),
@@ -469,7 +242,7 @@ fn from_to(value: &str) -> Result<Option<(String, String)>, String> {
     }
 }
 
-fn redirect_arg(value: &str) -> Result<String, String> {
+pub(super) fn redirect_arg(value: &str) -> Result<String, String> {
     let text = safe_text(value)?;
     if text.is_empty() || text.contains(char::is_whitespace) {
         return Err("expected one word: off, default or a URL prefix".into());

@@ -3,6 +3,7 @@
 mod auth;
 mod backend;
 mod misc;
+mod proxy;
 mod routing;
 mod traffic;
 
@@ -18,7 +19,7 @@ pub(super) const ALL: &[&[AnnotationSpec]] = &[
     routing::ROUTING,
     routing::TLS,
     backend::BACKEND,
-    backend::PROXY,
+    proxy::PROXY,
     traffic::CANARY,
     traffic::RATE_LIMIT,
     traffic::ACCESS,
