@@ -218,8 +218,9 @@ pub struct Parsed {
 ///    rejects the Ingress (as ingress-nginx's validation does);
 /// 2. unknown names are reported (Info) and ignored;
 /// 3. an alias and its canonical name both set: the canonical wins (Warning);
-/// 4. a value containing a word of `annotation-value-word-blocklist`, or an annotation riskier
-///    than `annotations-risk-level`, rejects the Ingress;
+/// 4. a value (of any key under the prefix) containing a word of
+///    `annotation-value-word-blocklist`, or an annotation riskier than `annotations-risk-level`,
+///    rejects the Ingress;
 /// 5. `*-snippet`: rejected or ignored per the snippet policy;
 /// 6. on a canary Ingress only the canary, balancing and affinity annotations are read;
 /// 7. every other value is parsed; an invalid one rejects the Ingress (Error naming
@@ -237,6 +238,17 @@ pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
         BTreeMap::new();
     for (key, value) in &ingress.annotations {
         let field = format!("metadata.annotations.{key}");
+        if key.starts_with(&lead)
+            && let Some(word) = ctx
+                .admission
+                .word_blocklist
+                .iter()
+                .find(|w| !w.is_empty() && value.contains(w.as_str()))
+        {
+            let reason = format!("contains {word:?}, listed in annotation-value-word-blocklist");
+            out.reject(field, key, value, reason);
+            continue;
+        }
         let Some(name) = key.strip_prefix(&lead) else {
             if prefix != DEFAULT_ANNOTATION_PREFIX && key.starts_with(&default_lead) {
                 out.reject(
@@ -284,20 +296,6 @@ pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
     let mut ignored_on_canary = Vec::new();
     for (spec, key, value) in present.values().copied() {
         let field = format!("metadata.annotations.{key}");
-        if let Some(word) = ctx
-            .admission
-            .word_blocklist
-            .iter()
-            .find(|w| !w.is_empty() && value.contains(w.as_str()))
-        {
-            out.reject(
-                field,
-                key,
-                value,
-                format!("contains {word:?}, listed in annotation-value-word-blocklist"),
-            );
-            continue;
-        }
         if spec.is_snippet() {
             let rejected = ctx.snippets == SnippetPolicy::Reject;
             out.rejected |= rejected;

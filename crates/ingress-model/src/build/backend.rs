@@ -96,3 +96,20 @@ pub fn endpoints(snapshot: &Snapshot, index: &SliceIndex<'_>, id: &UpstreamId) -
     }
     set
 }
+
+/// The Service's ClusterIP and port as the only endpoint (`service-upstream`); empty for a
+/// headless or missing Service.
+pub fn cluster_ip(snapshot: &Snapshot, id: &UpstreamId) -> EndpointSet {
+    let key = ObjectKey::new(&id.namespace, &id.service);
+    let Some(service) = snapshot.services.get(&key) else {
+        return EndpointSet::default();
+    };
+    let ip = service
+        .cluster_ip
+        .as_deref()
+        .and_then(|ip| ip.parse::<IpAddr>().ok());
+    match (ip, service_port(service, &id.port)) {
+        (Some(ip), Some(port)) => std::iter::once(SocketAddr::new(ip, port.port)).collect(),
+        _ => EndpointSet::default(),
+    }
+}

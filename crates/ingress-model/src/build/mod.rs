@@ -475,14 +475,19 @@ impl<'a> Builder<'a> {
         let ids: Vec<UpstreamId> = routes.referenced_upstreams().into_iter().cloned().collect();
         let mut endpoints = Endpoints::default();
         for id in ids {
-            let set = backend::endpoints(self.snapshot, &self.slices, &id);
-            if !set.is_empty() {
-                endpoints.0.insert(id.clone(), set);
-            }
             let policy = self
                 .upstream_policies
                 .get(&id)
                 .map_or_else(|| self.config.base.upstream.clone(), |(p, _)| p.clone());
+            // service-upstream: the one endpoint is the Service's ClusterIP and port.
+            let set = if policy.service_upstream {
+                backend::cluster_ip(self.snapshot, &id)
+            } else {
+                backend::endpoints(self.snapshot, &self.slices, &id)
+            };
+            if !set.is_empty() {
+                endpoints.0.insert(id.clone(), set);
+            }
             routes.upstreams.insert(id, Upstream { policy });
         }
         let mut diagnostics = self.diagnostics;

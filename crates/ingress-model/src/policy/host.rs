@@ -17,8 +17,10 @@ pub struct HostPolicy {
     pub ssl_ciphers: Option<Vec<String>>,
     /// `ssl-prefer-server-ciphers`; `None` = the global setting.
     pub prefer_server_ciphers: Option<bool>,
-    /// `ssl-passthrough`: TLS connections for this SNI go, undecrypted, to this upstream's
-    /// ClusterIP (requires the proxy's passthrough listener); HTTP routes are unaffected.
+    /// `ssl-passthrough`: TLS connections for this SNI go, undecrypted, to an endpoint of this
+    /// upstream (the backend of the first path of the first Ingress that set it; ingress-nginx
+    /// dials the Service ClusterIP instead, letting kube-proxy pick). Needs the proxy's
+    /// passthrough listener; plain-HTTP routes of the host are unaffected.
     pub passthrough: Option<UpstreamId>,
     /// Set on virtual hosts created by `server-alias` or `from-to-www-redirect`: the host
     /// whose configuration they copy or redirect to.

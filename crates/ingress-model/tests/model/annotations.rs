@@ -649,3 +649,24 @@ fn default_backend_annotation_names_a_service_of_the_namespace() {
     assert_eq!(p.default_backend, None);
     assert_eq!(codes_for(&built, "ing", "reference").len(), 1);
 }
+
+#[test]
+fn service_upstream_uses_the_cluster_ip() {
+    let mut s = with_good();
+    let mut svc = service("default", "svc-a", 80);
+    svc.cluster_ip = Some("10.96.0.10".into());
+    s.insert_service(svc);
+    s.insert_ingress(annotated("ing", "a.com", &[("service-upstream", "true")]));
+    let built = build_default(&s);
+    let id = UpstreamId::new("default", "svc-a", PortRef::Number(80));
+    assert!(built.table.routes.upstreams[&id].policy.service_upstream);
+    let set: Vec<String> = built
+        .table
+        .endpoints
+        .get(&id)
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(set, ["10.96.0.10:80"]);
+}
