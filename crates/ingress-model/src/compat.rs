@@ -62,7 +62,7 @@ pub fn render_markdown() -> String {
     out.push_str(
         "Status: **exact** = parsed into a typed policy the proxy implements with \
          ingress-nginx's behaviour; **partial** = implemented with the stated difference; \
-         **no effect** = accepted and validated, but does nothing in sluice (reported as Info); \
+         **no effect** = accepted and validated, but does nothing in sluice (reported: Info for an annotation, Warning for a ConfigMap key); \
          **refused** = raw nginx configuration, never applied.\n\n",
     );
     out.push_str("Processing rules: an invalid annotation value rejects the whole Ingress (Error); unknown \

@@ -3,8 +3,9 @@
 //! per-route defaults every Ingress starts from. Keys that annotations override use the
 //! annotation's parser, so both accept exactly the same values.
 //!
-//! An invalid value keeps the default and is reported (Warning); an unknown key is reported
-//! (Info); nothing here rejects anything.
+//! An invalid value keeps the default and is reported (Warning); a key without effect in sluice
+//! is reported (Warning, "no effect"); an unknown key is reported (Info); nothing here rejects
+//! anything.
 
 mod keys;
 mod tls;
@@ -202,7 +203,7 @@ pub fn parse_config(
         }
         match spec.status {
             Status::NoEffect(why) => report(
-                Severity::Info,
+                Severity::Warning,
                 name,
                 DiagnosticKind::NoEffect(format!("ConfigMap key {name} ({why})")),
             ),
