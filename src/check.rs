@@ -13,7 +13,7 @@ use crate::model::{BuildOptions, Kind, Severity, build};
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = file_source::load(&args.manifests);
     let opts = BuildOptions {
-        now: Some(crate::unix_now()),
+        now: Some(sluice::unix_now()),
         ..args.model.build_options(true)
     };
     let built = build(&loaded.snapshot, &opts);

@@ -1,10 +1,13 @@
 //! Command-line flags. Names follow ingress-nginx's where they mean the same thing, so existing
 //! deployment manifests and Helm `extraArgs` carry over.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use sluice::gateway::GatewayConfig;
 
 use crate::model::{
     BuildOptions, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTROLLER_CLASS, ObjectKey, ServiceRef,
@@ -159,6 +162,22 @@ pub struct RoutesArgs {
     /// Which Ingresses are ours, and the global defaults.
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+impl GatewayArgs {
+    /// The gateway configuration these flags describe.
+    pub fn config(&self) -> GatewayConfig {
+        let addr = |ip, port| Some(SocketAddr::new(ip, port));
+        GatewayConfig {
+            manifests: self.manifests.clone(),
+            http: addr(self.bind_address, self.http_port),
+            https: addr(self.bind_address, self.https_port),
+            admin: addr(self.admin_address, self.admin_port),
+            drain: Duration::from_secs(self.shutdown_grace_period),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            build: self.model.build_options(true),
+        }
+    }
 }
 
 fn parse_key(text: &str) -> Result<ObjectKey, String> {

@@ -1,80 +1,259 @@
-//! `sluice gateway`: the file source feeding the proxy. Each change in the manifests is built
-//! into a table and applied; one log line says what changed and how long it took.
+//! The standalone gateway: the file source feeding the proxy. `sluice gateway` is [`run`];
+//! embedders and examples use [`Gateway`] to start the same thing inside their own runtime.
+//!
+//! Each change in the manifests is built into a table and applied on a dedicated thread (CPU
+//! work kept off the request workers); one `config applied` log line says what changed
+//! (`rebuild`, `endpoints` or `unchanged`) and how long applying took (`apply_us`). Diagnostics
+//! are logged once, when they first appear. A file that fails to parse keeps its last good
+//! objects (the file source's rule), so the old routing keeps serving.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), sluice::gateway::GatewayError> {
+//! use sluice::gateway::{Gateway, GatewayConfig};
+//!
+//! let config = GatewayConfig::new(["manifests/"]);
+//! let running = Gateway::load(config).start().await?;
+//! println!("serving on {:?}", running.http_addr());
+//! running.serve(sluice::gateway::shutdown_signal()).await;
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::cli::GatewayArgs;
-use crate::file_source::{FileSource, Loaded};
+use crate::file_source::{self, FileSource, Loaded, WatchHandle};
 use crate::model::{BuildOptions, Built, Severity, build};
-use crate::proxy::{Change, Handle, Proxy};
-use crate::signal;
+use crate::proxy::{Bound, Change, Handle, Proxy, ProxyError, ShutdownReport};
 
-/// Runs the gateway until SIGTERM or SIGINT, then drains.
-pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let opts = args.model.build_options(true);
-    let mut source = FileSource::new(args.manifests.clone());
-    let loaded = source.load();
-    let mut reporter = Reporter::default();
-    let built = reporter.build(&loaded, &opts);
-    let workers = crate::proxy::worker_threads(built.table.routes.settings.worker_processes);
+/// What a gateway reads and where it listens.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Files or directories of Kubernetes YAML.
+    pub manifests: Vec<PathBuf>,
+    /// Plain HTTP (HTTP/1.1 and h2c) listener; `None` for none. Port 0 picks a free port.
+    pub http: Option<SocketAddr>,
+    /// HTTPS listener.
+    pub https: Option<SocketAddr>,
+    /// Admin listener (`/healthz`, `/readyz`, `/metrics`, `/debug/routes`).
+    pub admin: Option<SocketAddr>,
+    /// How long to keep serving, with `/readyz` failing, after the shutdown signal.
+    pub drain: Duration,
+    /// How long in-flight requests get after the listeners close.
+    pub shutdown_timeout: Duration,
+    /// Which Ingresses are ours, and the global defaults.
+    pub build: BuildOptions,
+}
+
+/// Why a gateway could not start.
+#[derive(thiserror::Error, Debug)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The proxy could not be configured or bound.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    /// The manifests cannot be watched.
+    #[error("watching the manifests: {0}")]
+    Watch(#[from] file_source::Error),
+    /// The runtime or the config thread could not be started.
+    #[error("starting the {what}: {source}")]
+    Start {
+        /// What was being started.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A gateway whose manifests are loaded and first table built, not yet listening.
+pub struct Gateway {
+    config: GatewayConfig,
+    source: FileSource,
+    built: Built,
+    reporter: Reporter,
+}
+
+/// A listening gateway that reloads on change; [`Running::serve`] serves until shutdown.
+pub struct Running {
+    bound: Bound,
+    _watch: WatchHandle,
+}
+
+/// Builds tables and logs each diagnostic once, when it first appears.
+#[derive(Default)]
+struct Reporter {
+    seen: BTreeSet<String>,
+}
+
+impl GatewayConfig {
+    /// Reads `manifests`; HTTP on 0.0.0.0:8080, HTTPS on 0.0.0.0:8443, admin on
+    /// 127.0.0.1:10254; the proxy's default drain and shutdown timeout; class `sluice`.
+    pub fn new<P: Into<PathBuf>>(manifests: impl IntoIterator<Item = P>) -> Self {
+        Self {
+            manifests: manifests.into_iter().map(Into::into).collect(),
+            http: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            https: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], 10254))),
+            drain: crate::proxy::DEFAULT_DRAIN,
+            shutdown_timeout: crate::proxy::DEFAULT_SHUTDOWN_TIMEOUT,
+            build: BuildOptions {
+                class_name_without_object: true,
+                ..BuildOptions::default()
+            },
+        }
+    }
+}
+
+impl Gateway {
+    /// Reads the manifests and builds the first table, logging its diagnostics.
+    pub fn load(config: GatewayConfig) -> Self {
+        let mut source = FileSource::new(config.manifests.clone());
+        let loaded = source.load();
+        let mut reporter = Reporter::default();
+        let built = reporter.build(&loaded, &config.build);
+        Self {
+            config,
+            source,
+            built,
+            reporter,
+        }
+    }
+
+    /// The runtime worker threads the first table asks for (`SLUICE_WORKER_THREADS`, else the
+    /// ConfigMap's `worker-processes`, else the CPUs available).
+    pub fn worker_threads(&self) -> usize {
+        crate::proxy::worker_threads(self.built.table.routes.settings.worker_processes)
+    }
+
+    /// Applies the first table, binds the listeners (logging `listening` with their
+    /// addresses) and starts watching the manifests. Must run inside a tokio runtime.
+    pub async fn start(self) -> Result<Running, GatewayError> {
+        let Self {
+            config,
+            source,
+            built,
+            mut reporter,
+        } = self;
+        let mut builder = Proxy::builder()
+            .drain(config.drain)
+            .shutdown_timeout(config.shutdown_timeout);
+        if let Some(addr) = config.http {
+            builder = builder.http(addr);
+        }
+        if let Some(addr) = config.https {
+            builder = builder.https(addr);
+        }
+        if let Some(addr) = config.admin {
+            builder = builder.admin(addr);
+        }
+        let proxy = builder.build()?;
+        let handle = proxy.handle();
+        apply(&handle, built);
+        let bound = proxy.bind().await?;
+        info!(
+            http = %addr_text(bound.http_addr()),
+            https = %addr_text(bound.https_addr()),
+            admin = %addr_text(bound.admin_addr()),
+            "listening"
+        );
+
+        // The watcher runs on its own thread and hands snapshots to the config thread, which
+        // builds and applies them. When changes queue up, the latest snapshot wins.
+        let (tx, rx) = mpsc::unbounded_channel::<Loaded>();
+        let watch = source.watch(move |loaded| {
+            let _ = tx.send(loaded);
+        })?;
+        let options = config.build;
+        std::thread::Builder::new()
+            .name("sluice-config".into())
+            .spawn(move || reload_loop(rx, &handle, &options, &mut reporter))
+            .map_err(|source| GatewayError::Start {
+                what: "config thread",
+                source,
+            })?;
+        Ok(Running {
+            bound,
+            _watch: watch,
+        })
+    }
+}
+
+impl Running {
+    /// The HTTP listener's address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.bound.http_addr()
+    }
+
+    /// The HTTPS listener's address.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.bound.https_addr()
+    }
+
+    /// The admin listener's address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.bound.admin_addr()
+    }
+
+    /// The proxy's handle (counters, readiness, the live table).
+    pub fn handle(&self) -> Handle {
+        self.bound.handle()
+    }
+
+    /// Serves until `shutdown` completes, then drains; watching stops when this returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> ShutdownReport {
+        let report = self.bound.serve(shutdown).await;
+        info!(graceful = report.graceful, "stopped");
+        report
+    }
+}
+
+/// `sluice gateway`: loads, starts a runtime sized by [`Gateway::worker_threads`], serves until
+/// SIGTERM or SIGINT, then drains.
+pub fn run(config: GatewayConfig) -> Result<ShutdownReport, GatewayError> {
+    let gateway = Gateway::load(config);
+    let workers = gateway.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
-        .context("starting the runtime")?;
+        .map_err(|source| GatewayError::Start {
+            what: "runtime",
+            source,
+        })?;
     info!(workers, "starting");
-    runtime.block_on(serve(args, source, built, opts, reporter))
+    runtime.block_on(async {
+        let running = gateway.start().await?;
+        Ok(running.serve(shutdown_signal()).await)
+    })
 }
 
-async fn serve(
-    args: GatewayArgs,
-    source: FileSource,
-    built: Built,
-    opts: BuildOptions,
-    mut reporter: Reporter,
-) -> anyhow::Result<()> {
-    let proxy = Proxy::builder()
-        .http(SocketAddr::new(args.bind_address, args.http_port))
-        .https(SocketAddr::new(args.bind_address, args.https_port))
-        .admin(SocketAddr::new(args.admin_address, args.admin_port))
-        .drain(Duration::from_secs(args.shutdown_grace_period))
-        .shutdown_timeout(Duration::from_secs(args.shutdown_timeout))
-        .build()
-        .context("configuring the proxy")?;
-    let handle = proxy.handle();
-    apply(&handle, built);
-    let bound = proxy.bind().await.context("binding the listeners")?;
-    info!(
-        http = %addr_text(bound.http_addr()),
-        https = %addr_text(bound.https_addr()),
-        admin = %addr_text(bound.admin_addr()),
-        "listening"
-    );
-
-    // The watcher runs on its own thread and hands snapshots to a config thread, which builds
-    // and applies them (CPU work kept off the request workers). When changes queue up, the
-    // latest snapshot wins.
-    let (tx, rx) = mpsc::unbounded_channel::<Loaded>();
-    let _watch = source
-        .watch(move |loaded| {
-            let _ = tx.send(loaded);
-        })
-        .context("watching the manifests")?;
-    let reload_handle = handle.clone();
-    std::thread::Builder::new()
-        .name("sluice-config".into())
-        .spawn(move || reload_loop(rx, &reload_handle, &opts, &mut reporter))
-        .context("starting the config thread")?;
-
-    let report = bound.serve(signal::shutdown()).await;
-    info!(graceful = report.graceful, "stopped");
-    Ok(())
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    info!("shutdown signal received");
 }
 
 fn reload_loop(
@@ -109,43 +288,26 @@ fn apply(handle: &Handle, built: Built) {
     let hosts = built.table.routes.virtual_hosts.len();
     match handle.apply(built.table) {
         Ok(outcome) => {
-            let micros = started.elapsed().as_micros();
-            match outcome.change {
-                Change::Unchanged => info!(
-                    change = "unchanged",
-                    hosts,
-                    routes,
-                    apply_us = micros,
-                    "config applied"
-                ),
-                Change::Endpoints { upstreams } => {
-                    info!(
-                        change = "endpoints",
-                        upstreams,
-                        hosts,
-                        routes,
-                        apply_us = micros,
-                        "config applied"
-                    )
-                }
-                Change::Rebuild => info!(
-                    change = "rebuild",
-                    hosts,
-                    routes,
-                    apply_us = micros,
-                    "config applied"
-                ),
-                _ => info!(change = ?outcome.change, apply_us = micros, "config applied"),
-            }
+            let apply_us = started.elapsed().as_micros();
+            let (change, upstreams) = match outcome.change {
+                Change::Unchanged => ("unchanged", 0),
+                Change::Endpoints { upstreams } => ("endpoints", upstreams),
+                Change::Rebuild => ("rebuild", 0),
+                _ => ("other", 0),
+            };
+            info!(
+                change,
+                upstreams,
+                hosts,
+                routes,
+                apply_us,
+                rebuilds = handle.rebuilds(),
+                endpoint_updates = handle.endpoint_updates(),
+                "config applied"
+            );
         }
         Err(e) => error!(error = %e, "config rejected; the previous table keeps serving"),
     }
-}
-
-/// Builds tables and logs each diagnostic once, when it first appears.
-#[derive(Default)]
-struct Reporter {
-    seen: BTreeSet<String>,
 }
 
 impl Reporter {

@@ -3,14 +3,12 @@
 
 mod check;
 mod cli;
-mod gateway;
 mod routes;
-mod signal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use sluice::{file_source, model, proxy};
+use sluice::{file_source, model};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -21,7 +19,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Gateway(args) => gateway::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Gateway(args) => sluice::gateway::run(args.config())
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::from),
         Command::Check(args) => check::run(args),
         Command::Routes(args) => routes::run(args).map(|()| ExitCode::SUCCESS),
     };
@@ -47,12 +47,4 @@ fn init_logging(format: LogFormat) {
             .init(),
         LogFormat::Text => builder.init(),
     }
-}
-
-/// Seconds since the Unix epoch, for certificate-expiry diagnostics (the model never reads a
-/// clock).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

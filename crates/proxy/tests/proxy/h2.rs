@@ -2,24 +2,9 @@
 
 use bytes::Bytes;
 use http::{Request, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use sluice_ingress_model::BackendProtocol;
-use tokio::net::TcpStream;
 
 use super::support::*;
-
-/// An h2c (prior knowledge) connection to `addr`.
-async fn h2c(
-    addr: std::net::SocketAddr,
-) -> hyper::client::conn::http2::SendRequest<http_body_util::Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    sender
-}
 
 #[tokio::test]
 async fn h2c_prior_knowledge_reaches_an_http1_backend() {
@@ -33,7 +18,7 @@ async fn h2c_prior_knowledge_reaches_an_http1_backend() {
     for path in ["/one", "/two"] {
         let req = Request::builder()
             .uri(format!("http://a.example.com{path}"))
-            .body(http_body_util::Full::new(Bytes::from_static(b"hello")))
+            .body(full(Bytes::from_static(b"hello")))
             .unwrap();
         let reply = read(sender.send_request(req).await.unwrap()).await;
         assert_eq!(reply.status, 200);
@@ -70,9 +55,7 @@ async fn grpc_over_h2c_passes_trailers_both_ways() {
         .uri("http://grpc.example.com/echo.Echo/Say")
         .header("content-type", "application/grpc")
         .header("te", "trailers")
-        .body(http_body_util::Full::new(Bytes::from_static(
-            b"\0\0\0\0\x05hello",
-        )))
+        .body(full(Bytes::from_static(b"\0\0\0\0\x05hello")))
         .unwrap();
     let reply = read(sender.send_request(req).await.unwrap()).await;
     assert_eq!(reply.status, 200);

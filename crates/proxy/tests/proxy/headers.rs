@@ -35,6 +35,7 @@ async fn backend_receives_forwarded_headers_and_no_hop_by_hop_headers() {
     assert_eq!(headers["server"], "sluice");
     let reply = Reply {
         status: http::StatusCode::OK,
+        version: http::Version::HTTP_11,
         headers: http::HeaderMap::new(),
         body: body.into(),
         trailers: None,

@@ -2,9 +2,6 @@
 //! without a rebuild, structural changes rebuild, equal tables do nothing, a table the proxy
 //! rejects keeps the old one serving, and no request fails along the way.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
 use sluice_ingress_model::template::Template;
 use sluice_ingress_model::{Action, Redirect};
 use sluice_proxy::{Change, ProxyError};
@@ -12,67 +9,6 @@ use sluice_proxy::{Change, ProxyError};
 use super::support::*;
 
 const WORKERS: usize = 4;
-
-/// Client tasks requesting `a.example.com/` until stopped, counting per task.
-struct Load {
-    stop: Arc<AtomicBool>,
-    done: Vec<Arc<AtomicUsize>>,
-    failures: Arc<Mutex<Vec<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: std::net::SocketAddr) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let mut done = Vec::new();
-        let mut tasks = Vec::new();
-        for _ in 0..WORKERS {
-            let counter = Arc::new(AtomicUsize::new(0));
-            done.push(counter.clone());
-            let (stop, failures) = (stop.clone(), failures.clone());
-            tasks.push(tokio::spawn(async move {
-                let client = h1_client();
-                while !stop.load(Ordering::SeqCst) {
-                    let reply = request(&client, addr, "GET", "a.example.com", "/", empty()).await;
-                    if reply.status != 200 {
-                        failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{} {}", reply.status, reply.text()));
-                    }
-                    counter.fetch_add(1, Ordering::SeqCst);
-                }
-            }));
-        }
-        Self {
-            stop,
-            done,
-            failures,
-            tasks,
-        }
-    }
-
-    /// Waits until every worker has completed `n` requests that started after this call.
-    async fn settle(&self, n: usize) {
-        let marks: Vec<usize> = self.done.iter().map(|d| d.load(Ordering::SeqCst)).collect();
-        eventually(async || {
-            self.done
-                .iter()
-                .zip(&marks)
-                .all(|(d, mark)| d.load(Ordering::SeqCst) > mark + n)
-        })
-        .await;
-    }
-
-    async fn finish(self) -> Vec<String> {
-        self.stop.store(true, Ordering::SeqCst);
-        for task in self.tasks {
-            task.await.unwrap();
-        }
-        self.failures.lock().unwrap().clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_updates_under_load_drop_no_request() {
@@ -89,7 +25,9 @@ async fn hot_updates_under_load_drop_no_request() {
     let proxy = start(world.table()).await;
     let handle = proxy.handle.clone();
     let (rebuilds, updates) = (handle.rebuilds(), handle.endpoint_updates());
-    let load = Load::start(proxy.http);
+    let load = Load::start(proxy.http, WORKERS, &[("a.example.com", "/")], |reply| {
+        reply.status == 200
+    });
     load.settle(3).await;
 
     // Endpoints only: a second endpoint joins. No rebuild.
@@ -154,7 +92,7 @@ async fn hot_updates_under_load_drop_no_request() {
     );
     load.settle(2).await;
 
-    let failures = load.finish().await;
+    let failures = load.finish().await.failures;
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     assert_eq!(get(proxy.http, "a.example.com", "/").await.backend(), "b2");
     proxy.shutdown().await;

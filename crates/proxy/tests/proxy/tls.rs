@@ -1,126 +1,10 @@
 //! HTTPS: SNI picks each host's certificate (PKCS#1, PKCS#8 and SEC1 keys), wildcard hosts, the
 //! default certificate for unknown names, and h2 or HTTP/1.1 by ALPN.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use bytes::Bytes;
-use http::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use super::support::*;
-
-/// Accepts any certificate but checks the handshake signatures, so the test learns which
-/// certificate was served and that the server holds its key.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The outcome of one HTTPS request.
-struct TlsReply {
-    reply: Reply,
-    certificate: Vec<u8>,
-    alpn: Option<Vec<u8>>,
-}
-
-/// GET `path` over TLS with this SNI and ALPN offer; h2 when negotiated, else HTTP/1.1.
-async fn tls_get(addr: SocketAddr, sni: &str, alpn: &[&[u8]], path: &str) -> TlsReply {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = ServerName::try_from(sni.to_owned()).unwrap();
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    let (_, session) = tls.get_ref();
-    let certificate = session.peer_certificates().unwrap()[0].to_vec();
-    let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-    let io = TokioIo::new(tls);
-    let body = http_body_util::Full::new(Bytes::new());
-    let reply = if alpn.as_deref() == Some(b"h2") {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .uri(format!("https://{sni}{path}"))
-            .body(body)
-            .unwrap();
-        read(sender.send_request(req).await.unwrap()).await
-    } else {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .uri(path)
-            .header("host", sni)
-            .body(body)
-            .unwrap();
-        read(sender.send_request(req).await.unwrap()).await
-    };
-    TlsReply {
-        reply,
-        certificate,
-        alpn,
-    }
-}
 
 /// The leaf certificate of a fixture, DER.
 fn fixture_leaf(name: &str) -> Vec<u8> {
@@ -130,10 +14,6 @@ fn fixture_leaf(name: &str) -> Vec<u8> {
         .unwrap()
         .unwrap()
         .to_vec()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Three HTTPS hosts, one per key encoding, plus a wildcard host, all on one echo backend.

@@ -8,7 +8,7 @@ use sluice_proxy::{Handle, Proxy, ProxyBuilder, ShutdownReport};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::init;
+use sluice_testkit::init;
 
 /// A proxy serving on 127.0.0.1 ports.
 pub struct Running {

@@ -1,24 +1,28 @@
-//! Clients: a pooled HTTP/1.1 client, whole-response reads, raw TCP exchanges.
+//! Clients: a pooled HTTP/1.1 client, h2c with prior knowledge, whole-response reads, raw TCP
+//! exchanges.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::TestBody;
+use crate::TestBody;
 
 /// A response, read whole.
 pub struct Reply {
     /// Status.
     pub status: StatusCode,
+    /// The HTTP version it came in.
+    pub version: Version,
     /// Headers.
     pub headers: HeaderMap,
     /// Body.
@@ -74,6 +78,7 @@ where
     let trailers = collected.trailers().cloned();
     Reply {
         status: parts.status,
+        version: parts.version,
         headers: parts.headers,
         body: collected.to_bytes(),
         trailers,
@@ -85,6 +90,24 @@ pub fn h1_client() -> Client<HttpConnector, TestBody> {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
+/// Reads a response whole, or says why the body failed.
+pub async fn try_read<B>(response: Response<B>) -> Result<Reply, String>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = response.into_parts();
+    let collected = body.collect().await.map_err(|e| format!("body: {e}"))?;
+    let trailers = collected.trailers().cloned();
+    Ok(Reply {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: collected.to_bytes(),
+        trailers,
+    })
+}
+
 /// `method` `path` on `addr` with `Host: host` over a pooled HTTP/1.1 client.
 pub async fn request(
     client: &Client<HttpConnector, TestBody>,
@@ -94,18 +117,59 @@ pub async fn request(
     path: &str,
     body: TestBody,
 ) -> Reply {
+    try_request(client, addr, method, host, path, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} http://{host}{path} via {addr}: {e}"))
+}
+
+/// Like [`request`], but a failed connection or body is an `Err` naming the failure.
+pub async fn try_request(
+    client: &Client<HttpConnector, TestBody>,
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: TestBody,
+) -> Result<Reply, String> {
     let req = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
         .header("host", host)
         .body(body)
-        .unwrap();
-    read(client.request(req).await.unwrap()).await
+        .map_err(|e| e.to_string())?;
+    let response = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+    try_read(response).await
 }
 
 /// GET over a fresh HTTP/1.1 client.
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
     request(&h1_client(), addr, "GET", host, path, empty()).await
+}
+
+/// An h2c (HTTP/2 with prior knowledge) connection to `addr`.
+pub async fn h2c(addr: SocketAddr) -> SendRequest<TestBody> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+/// `method` `http://{host}{path}` on an h2c connection (the authority names the host).
+pub async fn h2_request(
+    sender: &mut SendRequest<TestBody>,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: TestBody,
+) -> Reply {
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("http://{host}{path}"))
+        .body(body)
+        .unwrap();
+    read(sender.send_request(req).await.unwrap()).await
 }
 
 /// An empty request body.

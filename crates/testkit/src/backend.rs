@@ -1,17 +1,15 @@
-//! In-process echo backends (HTTP/1.1 and h2c) and generated bodies.
+//! In-process echo backends: HTTP/1.1 and h2c on one port (hyper-util's auto builder), answering
+//! JSON that describes the request, with switches to sleep, hold, stream and upgrade.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -19,7 +17,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::TestBody;
+use crate::TestBody;
+use crate::body::{Generated, WithTrailers};
 
 /// Lets a test hold requests to `/hold` inside the backend until it releases them.
 #[derive(Clone)]
@@ -49,9 +48,9 @@ impl Hold {
     }
 }
 
-/// An in-process echo backend (HTTP/1.1 and h2c).
+/// An in-process echo backend (HTTP/1.1 and h2c on one port).
 pub struct Backend {
-    /// Its name, echoed in every answer.
+    /// Its name, echoed in every answer as `backend`.
     pub name: String,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -59,6 +58,7 @@ pub struct Backend {
     pub hits: Arc<AtomicUsize>,
     /// Holds `/hold` requests.
     pub hold: Hold,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Backend {
@@ -66,35 +66,58 @@ impl Backend {
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
 }
 
-/// Starts an echo backend on 127.0.0.1. It answers JSON describing the request (backend,
-/// method, path, version, headers, body_len) after reading the whole body, with these extras:
-/// `?sleep_ms=N` waits first; `/hold` waits for [`Hold::release`]; `/download?bytes=N` streams
-/// N bytes; an `Upgrade` request gets 101 and an echo tunnel; `content-type: application/grpc`
-/// gets the JSON as data plus trailers `grpc-status: 0`; `x-respond-server` sets `Server`.
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // Stops accepting; connections already open finish on their own tasks.
+        self.task.abort();
+    }
+}
+
+/// Starts an echo backend on 127.0.0.1 (see [`backend_on`]).
 pub async fn backend(name: &str) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(name, listener)
+}
+
+/// Starts an echo backend on `addr` (port 0 picks one). It answers JSON describing the request:
+/// `backend`, `method`, `path` (with the query), `query`, `host` (the Host header, else the
+/// URI authority), `version`, `headers` (name → values) and `body_len`, after reading the whole
+/// body without keeping it. Extras:
+/// - `?sleep_ms=N` waits first; `/hold` waits for [`Hold::release`];
+/// - `?status=N` answers with that status;
+/// - `/download?bytes=N` streams N bytes (64 KiB frames, made on the fly);
+/// - `/ws...` with `Upgrade: websocket` completes a real WebSocket handshake and echoes every
+///   message; any other `Upgrade` gets 101 and a raw byte echo tunnel;
+/// - `content-type: application/grpc` gets the JSON as data plus trailers `grpc-status: 0`;
+/// - `x-respond-server` sets the `Server` response header.
+pub async fn backend_on(name: &str, addr: SocketAddr) -> std::io::Result<Backend> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(serve(name, listener))
+}
+
+fn serve(name: &str, listener: TcpListener) -> Backend {
     let addr = listener.local_addr().unwrap();
-    let backend = Backend {
-        name: name.to_owned(),
-        addr,
-        hits: Arc::default(),
-        hold: Hold::default(),
-    };
-    let (name, hits, hold) = (
-        backend.name.clone(),
-        backend.hits.clone(),
-        backend.hold.clone(),
-    );
-    tokio::spawn(async move {
+    let (hits, hold) = (Arc::new(AtomicUsize::new(0)), Hold::default());
+    let (task_name, task_hits, task_hold) = (name.to_owned(), hits.clone(), hold.clone());
+    let task = tokio::spawn(async move {
         let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (name, hits, hold, builder) =
-                (name.clone(), hits.clone(), hold.clone(), builder.clone());
+            let (name, hits, hold, builder) = (
+                task_name.clone(),
+                task_hits.clone(),
+                task_hold.clone(),
+                builder.clone(),
+            );
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     echo(name.clone(), hits.clone(), hold.clone(), req)
@@ -105,7 +128,13 @@ pub async fn backend(name: &str) -> Backend {
             });
         }
     });
-    backend
+    Backend {
+        name: name.to_owned(),
+        addr,
+        hits,
+        hold,
+        task,
+    }
 }
 
 /// An address on which nothing listens (connections are refused).
@@ -114,6 +143,7 @@ pub async fn refused_addr() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
+/// The value of `key` in the request's query string.
 fn query_value<'a>(req: &'a Request<Incoming>, key: &str) -> Option<&'a str> {
     req.uri().query()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
@@ -129,19 +159,7 @@ async fn echo(
 ) -> Result<Response<TestBody>, Infallible> {
     hits.fetch_add(1, Ordering::SeqCst);
     if req.headers().contains_key(http::header::UPGRADE) {
-        let upgrade = hyper::upgrade::on(&mut req);
-        tokio::spawn(async move {
-            let Ok(upgraded) = upgrade.await else { return };
-            let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
-            let _ = tokio::io::copy(&mut reader, &mut writer).await;
-        });
-        let response = Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .header("upgrade", "websocket")
-            .header("connection", "Upgrade")
-            .body(Full::new(Bytes::new()).boxed())
-            .unwrap();
-        return Ok(response);
+        return Ok(upgrade(&mut req));
     }
     if let Some(ms) = query_value(&req, "sleep_ms").and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -154,6 +172,10 @@ async fn echo(
         let total: usize = query_value(&req, "bytes").unwrap().parse().unwrap();
         return Ok(Response::new(Generated::new(total).boxed()));
     }
+    let status = query_value(&req, "status")
+        .and_then(|v| v.parse::<u16>().ok())
+        .and_then(|v| StatusCode::from_u16(v).ok())
+        .unwrap_or(StatusCode::OK);
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in req.headers() {
         headers
@@ -171,11 +193,21 @@ async fn echo(
         .uri()
         .path_and_query()
         .map_or("/".to_owned(), |p| p.to_string());
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        .or_else(|| req.uri().authority().map(ToString::to_string))
+        .unwrap_or_default();
     let version = format!("{:?}", req.version());
     let mut body = req.into_body();
     let mut body_len = 0u64;
     while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.unwrap().into_data() {
+        let Ok(frame) = frame else {
+            break;
+        };
+        if let Ok(data) = frame.into_data() {
             body_len += data.len() as u64;
         }
     }
@@ -183,6 +215,8 @@ async fn echo(
         "backend": name,
         "method": method,
         "path": path,
+        "query": query,
+        "host": host,
         "version": version,
         "headers": headers,
         "body_len": body_len,
@@ -193,7 +227,9 @@ async fn echo(
     } else {
         "application/json"
     };
-    let mut response = Response::builder().header("content-type", content_type);
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", content_type);
     if respond_server {
         response = response.header("server", "echo-backend");
     }
@@ -201,76 +237,37 @@ async fn echo(
         let mut trailers = HeaderMap::new();
         trailers.insert("grpc-status", "0".parse().unwrap());
         trailers.insert("grpc-message", "ok".parse().unwrap());
-        let body = WithTrailers {
-            data: Some(bytes),
-            trailers: Some(trailers),
-        };
-        let response = response.body(body.boxed()).unwrap();
-        return Ok(response);
+        let body = WithTrailers::new(bytes, trailers);
+        return Ok(response.body(body.boxed()).unwrap());
     }
     Ok(response.body(Full::new(bytes).boxed()).unwrap())
 }
 
-/// A body of one data frame followed by trailers, as gRPC answers.
-struct WithTrailers {
-    data: Option<Bytes>,
-    trailers: Option<HeaderMap>,
-}
-
-impl http_body::Body for WithTrailers {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take() {
-            return Poll::Ready(Some(Ok(Frame::data(data))));
+/// Answers an upgrade request: a WebSocket echo for `/ws…` WebSocket handshakes, else 101 and
+/// a raw echo tunnel.
+fn upgrade(req: &mut Request<Incoming>) -> Response<TestBody> {
+    let websocket_key = req
+        .headers()
+        .get("sec-websocket-key")
+        .filter(|_| req.uri().path().starts_with("/ws"))
+        .map(|key| crate::websocket::accept_key(key.as_bytes()));
+    let upgrade = hyper::upgrade::on(req);
+    let websocket = websocket_key.is_some();
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        if websocket {
+            crate::websocket::echo(TokioIo::new(upgraded)).await;
+        } else {
+            let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
+            let _ = tokio::io::copy(&mut reader, &mut writer).await;
         }
-        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    });
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade");
+    if let Some(accept) = websocket_key {
+        response = response.header("sec-websocket-accept", accept);
     }
-
-    fn is_end_stream(&self) -> bool {
-        self.data.is_none() && self.trailers.is_none()
-    }
-}
-
-static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
-
-/// A body of `total` bytes made on the fly, 64 KiB at a time, never held whole.
-pub struct Generated {
-    remaining: usize,
-}
-
-impl Generated {
-    /// A body of `total` bytes.
-    pub fn new(total: usize) -> Self {
-        Self { remaining: total }
-    }
-}
-
-impl http_body::Body for Generated {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if self.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        let n = self.remaining.min(CHUNK.len());
-        self.remaining -= n;
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&CHUNK[..n])))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining as u64)
-    }
+    response.body(Full::new(Bytes::new()).boxed()).unwrap()
 }
