@@ -12,9 +12,10 @@
 //! use sluice::gateway::{Gateway, GatewayConfig};
 //!
 //! let config = GatewayConfig::new(["manifests/"]);
+//! let signal = sluice::gateway::shutdown_signal();
 //! let running = Gateway::load(config).start().await?;
 //! println!("serving on {:?}", running.http_addr());
-//! running.serve(sluice::gateway::shutdown_signal()).await;
+//! running.serve(signal).await;
 //! # Ok(()) }
 //! ```
 
@@ -228,32 +229,45 @@ pub fn run(config: GatewayConfig) -> Result<ShutdownReport, GatewayError> {
         })?;
     info!(workers, "starting");
     runtime.block_on(async {
+        let signal = shutdown_signal();
         let running = gateway.start().await?;
-        Ok(running.serve(shutdown_signal()).await)
+        Ok(running.serve(signal).await)
     })
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGTERM or SIGINT. The handlers are installed by this call, not
+/// when the future is first polled, so call it before the listeners are announced: a signal
+/// that arrives in between is then a graceful shutdown, not the default action (exit at once).
+/// Must be called inside a tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Ok(mut stream) => {
+                        stream.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(interrupt) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
+            info!("shutdown signal received");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
-    info!("shutdown signal received");
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            info!("shutdown signal received");
+        }
+    }
 }
 
 fn reload_loop(
