@@ -381,3 +381,55 @@ async fn default_backend_service_flag_serves_unknown_hosts() {
     assert_eq!(served_by(&reply), "default-http-backend");
     assert_eq!(reply.json()["path"], "/healthz?x=1");
 }
+
+#[tokio::test]
+async fn legacy_endpoints_objects_and_target_ports_work_like_endpoint_slices() {
+    let b = backends(&["legacy"]).await;
+    let manifests = format!(
+        "
+apiVersion: v1
+kind: Service
+metadata:
+  name: legacy
+spec:
+  ports:
+  - name: web
+    port: 80
+    targetPort: {port}
+---
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: legacy
+subsets:
+- addresses:
+  - ip: 127.0.0.1
+  ports:
+  - name: web
+    port: {port}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: legacy
+spec:
+  ingressClassName: sluice
+  rules:
+  - host: legacy.example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: legacy
+            port:
+              name: web
+",
+        port = b[0].port()
+    );
+    let gw = gateway().file("all.yaml", manifests).start().await;
+    let reply = get(gw.http, "legacy.example.com", "/deep/path").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(served_by(&reply), "legacy");
+}

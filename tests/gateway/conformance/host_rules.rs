@@ -1,0 +1,91 @@
+//! `host_rules.feature`: exact and wildcard host rules, over HTTP and over TLS with the host's
+//! certificate verified for its name.
+
+use super::*;
+
+const INGRESS: &str = "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: host-rules
+spec:
+  tls:
+    - hosts:
+        - foo.bar.com
+      secretName: conformance-tls
+  rules:
+    - host: \"*.foo.com\"
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: wildcard-foo-com
+                port:
+                  number: 8080
+
+    - host: foo.bar.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: foo-bar-com
+                port:
+                  name: http
+";
+
+#[tokio::test]
+async fn host_rules_route_exact_and_single_label_wildcard_hosts() {
+    let namespace = "conformance-host-rules";
+    let (_echo, services) = echo_services(namespace, &["wildcard-foo-com", "foo-bar-com"]).await;
+    // "a self-signed TLS secret named conformance-tls for the foo.bar.com hostname"
+    let cert = sluice_testkit::certs::self_signed(&["foo.bar.com"]);
+    let secret = tls_secret("conformance-tls", &cert)
+        .replace("namespace: default", &format!("namespace: {namespace}"));
+    let gw = deploy(&[
+        ("services.yaml", &services),
+        ("secret.yaml", &secret),
+        ("ingress.yaml", &in_namespace(INGRESS, namespace)),
+    ])
+    .await;
+
+    // TLS to foo.bar.com: the certificate verifies for the name, the matching service answers.
+    let trust = Trust::Root(cert.der.clone());
+    let got = tls_request(
+        gw.https,
+        "foo.bar.com",
+        &trust,
+        &[b"http/1.1"],
+        "GET",
+        "/",
+        empty(),
+    )
+    .await
+    .unwrap();
+    assert!(got.certificate == cert.der);
+    assert_eq!(got.reply.status, 200);
+    assert_eq!(served_by(&got.reply), "foo-bar-com");
+    assert_eq!(got.reply.json()["host"], "foo.bar.com");
+
+    let cases = [
+        ("foo.bar.com", Some("foo-bar-com")),
+        ("subdomain.bar.com", None),
+        ("bar.foo.com", Some("wildcard-foo-com")),
+        ("baz.bar.foo.com", None),
+        ("foo.com", None),
+    ];
+    for (host, service) in cases {
+        let reply = capture(&gw, "GET", host, "").await;
+        match service {
+            Some(service) => {
+                assert_eq!(reply.status, 200, "{host}");
+                assert_eq!(served_by(&reply), service, "{host}");
+                assert_eq!(reply.json()["host"], host, "{host}");
+            }
+            None => assert_eq!(reply.status, 404, "{host}: {}", reply.text()),
+        }
+    }
+}
