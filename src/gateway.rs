@@ -302,7 +302,8 @@ fn apply(handle: &Handle, built: Built) {
     let hosts = built.table.routes.virtual_hosts.len();
     match handle.apply(built.table) {
         Ok(outcome) => {
-            let apply_us = started.elapsed().as_micros();
+            // A u64 logs as a JSON number (u128 would be a string); 584k years of micros fit.
+            let apply_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             let (change, upstreams) = match outcome.change {
                 Change::Unchanged => ("unchanged", 0),
                 Change::Endpoints { upstreams } => ("endpoints", upstreams),
