@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench --bench lookup`. Numbers go in notes, never in tests.
 
+// A bench table that does not compile is a broken bench: failing loudly is right.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -14,14 +17,24 @@ use sluice::model::{
 use sluice::router::Router;
 
 fn path(path: &str, path_type: PathType, service: &str) -> HttpPath {
-    let backend = IngressBackend::Service { name: service.into(), port: PortRef::Number(80) };
-    HttpPath { path: Some(path.into()), path_type: Some(path_type), backend }
+    let backend = IngressBackend::Service {
+        name: service.into(),
+        port: PortRef::Number(80),
+    };
+    HttpPath {
+        path: Some(path.into()),
+        path_type: Some(path_type),
+        backend,
+    }
 }
 
 fn ingress(name: String, host: String, paths: Vec<HttpPath>) -> Ingress {
     Ingress {
         key: ObjectKey::new("bench", name),
-        rules: vec![IngressRule { host: Some(host), paths }],
+        rules: vec![IngressRule {
+            host: Some(host),
+            paths,
+        }],
         ..Ingress::default()
     }
 }
@@ -49,12 +62,23 @@ fn many_hosts(hosts: usize) -> RouteTable {
             path("/api/v1", PathType::Prefix, &service),
             path("/api/v1/health", PathType::Exact, &service),
         ];
-        snapshot.insert_ingress(ingress(format!("host-{i}"), format!("host-{i}.example.com"), paths));
+        snapshot.insert_ingress(ingress(
+            format!("host-{i}"),
+            format!("host-{i}.example.com"),
+            paths,
+        ));
     }
     for i in 0..hosts / 10 {
         let service = format!("wild-{i}");
-        let paths = vec![path("/", PathType::Prefix, &service), path("/api", PathType::Prefix, &service)];
-        snapshot.insert_ingress(ingress(format!("wild-{i}"), format!("*.w{i}.example.org"), paths));
+        let paths = vec![
+            path("/", PathType::Prefix, &service),
+            path("/api", PathType::Prefix, &service),
+        ];
+        snapshot.insert_ingress(ingress(
+            format!("wild-{i}"),
+            format!("*.w{i}.example.org"),
+            paths,
+        ));
     }
     table(&snapshot)
 }
@@ -79,9 +103,23 @@ fn many_routes(routes: usize) -> RouteTable {
 fn hosts(c: &mut Criterion) {
     let table = many_hosts(10_000);
     let router = Router::new(&table.routes).expect("bench table compiles");
-    assert!(router.lookup("host-5000.example.com", "/api/v1/users/42").and_then(|r| r.origin.as_ref()).is_some());
-    assert!(router.lookup("x.w500.example.org", "/api/items").and_then(|r| r.origin.as_ref()).is_some());
-    assert!(router.lookup("unknown.example.net", "/").is_some_and(|r| r.origin.is_none()));
+    assert!(
+        router
+            .lookup("host-5000.example.com", "/api/v1/users/42")
+            .and_then(|r| r.origin.as_ref())
+            .is_some()
+    );
+    assert!(
+        router
+            .lookup("x.w500.example.org", "/api/items")
+            .and_then(|r| r.origin.as_ref())
+            .is_some()
+    );
+    assert!(
+        router
+            .lookup("unknown.example.net", "/")
+            .is_some_and(|r| r.origin.is_none())
+    );
 
     let mut group = c.benchmark_group("lookup_10k_hosts");
     let cases = [
@@ -110,17 +148,29 @@ fn routes(c: &mut Criterion) {
         let team = n / 2 / 100;
         let prefix_hit = format!("/team-{team}/svc-{}/items/42", n / 2);
         let exact_hit = format!("/team-{team}/svc-{}/health", n / 2 + 9);
-        assert!(router.lookup("big.example.com", &prefix_hit).and_then(|r| r.origin.as_ref()).is_some());
-        assert!(router.lookup("big.example.com", &exact_hit).and_then(|r| r.origin.as_ref()).is_some());
+        assert!(
+            router
+                .lookup("big.example.com", &prefix_hit)
+                .and_then(|r| r.origin.as_ref())
+                .is_some()
+        );
+        assert!(
+            router
+                .lookup("big.example.com", &exact_hit)
+                .and_then(|r| r.origin.as_ref())
+                .is_some()
+        );
         group.bench_with_input(BenchmarkId::new("prefix_hit", n), &prefix_hit, |b, path| {
             b.iter(|| router.lookup(black_box("big.example.com"), black_box(path)))
         });
         group.bench_with_input(BenchmarkId::new("exact_hit", n), &exact_hit, |b, path| {
             b.iter(|| router.lookup(black_box("big.example.com"), black_box(path)))
         });
-        group.bench_with_input(BenchmarkId::new("miss_default", n), "/nothing/here", |b, path| {
-            b.iter(|| router.lookup(black_box("big.example.com"), black_box(path)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("miss_default", n),
+            "/nothing/here",
+            |b, path| b.iter(|| router.lookup(black_box("big.example.com"), black_box(path))),
+        );
     }
     group.finish();
 }
