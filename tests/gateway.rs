@@ -9,6 +9,7 @@ mod gateway {
     mod conformance;
     mod errors;
     mod hot_update;
+    mod kubernetes_docs;
     mod protocols;
     mod routing;
     mod shutdown;

@@ -49,6 +49,7 @@ async fn in_flight_requests_complete_and_new_connections_are_refused_after_the_d
     // And a request that sleeps in the backend across the whole shutdown.
     let sleeper =
         tokio::spawn(async move { get(addr, "slow.example.com", "/?sleep_ms=2500").await });
+    eventually(async || slow.hits() == 4).await;
 
     gw.terminate();
     gw.wait_for("the shutdown signal", 0, |l| {
