@@ -21,7 +21,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sluice::gateway::{Gateway, GatewayConfig, shutdown_signal};
+use sluice::gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
 
 const INGRESS: &str = include_str!("quickstart/ingress.yaml");
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.admin = Some(preferred(10254));
     config.drain = Duration::ZERO;
     config.shutdown_timeout = Duration::from_secs(5);
-    let signal = shutdown_signal();
+    let signal = sluice::signal::shutdown();
     let running = Gateway::load(config).start().await?;
     let (Some(http), Some(https), Some(admin)) = (
         running.http_addr(),

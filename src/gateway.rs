@@ -12,25 +12,25 @@
 //! use sluice::gateway::{Gateway, GatewayConfig};
 //!
 //! let config = GatewayConfig::new(["manifests/"]);
-//! let signal = sluice::gateway::shutdown_signal();
+//! let signal = sluice::signal::shutdown();
 //! let running = Gateway::load(config).start().await?;
 //! println!("serving on {:?}", running.http_addr());
 //! running.serve(signal).await;
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use crate::file_source::{self, FileSource, Loaded, WatchHandle};
-use crate::model::{BuildOptions, Built, Severity, build};
-use crate::proxy::{Bound, Change, Handle, Proxy, ProxyError, ShutdownReport};
+use crate::model::{BuildOptions, Built};
+use crate::proxy::{Bound, Handle, Proxy, ProxyError, ShutdownReport};
+use crate::run::{Reporter, addr_text, apply};
 
 /// What a gateway reads and where it listens.
 #[derive(Clone, Debug)]
@@ -86,12 +86,6 @@ pub struct Running {
     _watch: WatchHandle,
 }
 
-/// Builds tables and logs each diagnostic once, when it first appears.
-#[derive(Default)]
-struct Reporter {
-    seen: BTreeSet<String>,
-}
-
 impl GatewayConfig {
     /// Reads `manifests`; HTTP on 0.0.0.0:8080, HTTPS on 0.0.0.0:8443, admin on
     /// 127.0.0.1:10254; the proxy's default drain and shutdown timeout; class `sluice`.
@@ -117,7 +111,7 @@ impl Gateway {
         let mut source = FileSource::new(config.manifests.clone());
         let loaded = source.load();
         let mut reporter = Reporter::default();
-        let built = reporter.build(&loaded, &config.build);
+        let built = build_loaded(&mut reporter, &loaded, &config.build);
         Self {
             config,
             source,
@@ -155,7 +149,7 @@ impl Gateway {
         }
         let proxy = builder.build()?;
         let handle = proxy.handle();
-        apply(&handle, built);
+        apply(&handle, built.table);
         let bound = proxy.bind().await?;
         info!(
             http = %addr_text(bound.http_addr()),
@@ -215,7 +209,8 @@ impl Running {
 }
 
 /// `sluice gateway`: loads, starts a runtime sized by [`Gateway::worker_threads`], serves until
-/// SIGTERM or SIGINT, then drains.
+/// SIGTERM or SIGINT ([`crate::signal::shutdown`], installed before the listeners are
+/// announced), then drains.
 pub fn run(config: GatewayConfig) -> Result<ShutdownReport, GatewayError> {
     let gateway = Gateway::load(config);
     let workers = gateway.worker_threads();
@@ -229,45 +224,10 @@ pub fn run(config: GatewayConfig) -> Result<ShutdownReport, GatewayError> {
         })?;
     info!(workers, "starting");
     runtime.block_on(async {
-        let signal = shutdown_signal();
+        let signal = crate::signal::shutdown();
         let running = gateway.start().await?;
         Ok(running.serve(signal).await)
     })
-}
-
-/// A future that completes on SIGTERM or SIGINT. The handlers are installed by this call, not
-/// when the future is first polled, so call it before the listeners are announced: a signal
-/// that arrives in between is then a graceful shutdown, not the default action (exit at once).
-/// Must be called inside a tokio runtime.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let interrupt = signal(SignalKind::interrupt());
-        async move {
-            let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
-                match stream {
-                    Ok(mut stream) => {
-                        stream.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {},
-                () = wait(interrupt) => {},
-            }
-            info!("shutdown signal received");
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-            info!("shutdown signal received");
-        }
-    }
 }
 
 fn reload_loop(
@@ -280,78 +240,16 @@ fn reload_loop(
         while let Ok(newer) = rx.try_recv() {
             loaded = newer;
         }
-        let built = reporter.build(&loaded, opts);
-        apply(handle, built);
+        let built = build_loaded(reporter, &loaded, opts);
+        apply(handle, built.table);
     }
 }
 
-fn addr_text(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "-".to_owned(), |a| a.to_string())
-}
-
-/// Applies a built table and logs one line about it.
-fn apply(handle: &Handle, built: Built) {
-    let started = Instant::now();
-    let routes = built
-        .table
-        .routes
-        .virtual_hosts
+/// Builds a loaded snapshot, logging the file findings and the model's diagnostics once each.
+fn build_loaded(reporter: &mut Reporter, loaded: &Loaded, opts: &BuildOptions) -> Built {
+    let file = loaded
+        .diagnostics
         .iter()
-        .map(|v| v.routes.len())
-        .sum::<usize>();
-    let hosts = built.table.routes.virtual_hosts.len();
-    match handle.apply(built.table) {
-        Ok(outcome) => {
-            // A u64 logs as a JSON number (u128 would be a string); 584k years of micros fit.
-            let apply_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let (change, upstreams) = match outcome.change {
-                Change::Unchanged => ("unchanged", 0),
-                Change::Endpoints { upstreams } => ("endpoints", upstreams),
-                Change::Rebuild => ("rebuild", 0),
-                _ => ("other", 0),
-            };
-            info!(
-                change,
-                upstreams,
-                hosts,
-                routes,
-                apply_us,
-                rebuilds = handle.rebuilds(),
-                endpoint_updates = handle.endpoint_updates(),
-                "config applied"
-            );
-        }
-        Err(e) => error!(error = %e, "config rejected; the previous table keeps serving"),
-    }
-}
-
-impl Reporter {
-    fn build(&mut self, loaded: &Loaded, opts: &BuildOptions) -> Built {
-        let opts = BuildOptions {
-            now: Some(crate::unix_now()),
-            ..opts.clone()
-        };
-        let built = build(&loaded.snapshot, &opts);
-        let mut current = BTreeSet::new();
-        let file = loaded
-            .diagnostics
-            .iter()
-            .map(|d| (d.severity, d.to_string()));
-        let model = built
-            .diagnostics
-            .iter()
-            .map(|d| (d.severity, d.to_string()));
-        for (severity, line) in file.chain(model) {
-            if !self.seen.contains(&line) {
-                match severity {
-                    Severity::Error => error!("{line}"),
-                    Severity::Warning => warn!("{line}"),
-                    Severity::Info => info!("{line}"),
-                }
-            }
-            current.insert(line);
-        }
-        self.seen = current;
-        built
-    }
+        .map(|d| (d.severity, d.to_string()));
+    reporter.build(&loaded.snapshot, file, opts)
 }

@@ -3,9 +3,12 @@
 //! This facade re-exports the crates so embedders need one dependency: [`model`] turns
 //! Kubernetes objects into a route table, [`router`] compiles it, [`proxy`] serves it, and the
 //! sources ([`kube_source`], [`file_source`]) produce snapshots. [`gateway`] wires the file
-//! source to the proxy: it is `sluice gateway`, and what embedders start in their own runtime.
+//! source to the proxy: it is `sluice gateway`, and what embedders start in their own runtime;
+//! [`run`] and [`signal`] are what every serving mode shares.
 
 pub mod gateway;
+pub mod run;
+pub mod signal;
 
 pub use sluice_file_source as file_source;
 pub use sluice_ingress_model as model;

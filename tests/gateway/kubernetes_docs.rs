@@ -227,3 +227,100 @@ async fn kubernetes_docs_path_matching_table() {
         }
     }
 }
+
+#[tokio::test]
+async fn kubernetes_docs_minimal_ingress_with_its_own_ingress_class() {
+    let b = backends(&["test"]).await;
+    // The documentation's first example, with an IngressClass of ours named as it names one.
+    let minimal = "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: minimal-ingress
+  annotations:
+    nginx.ingress.kubernetes.io/rewrite-target: /
+spec:
+  ingressClassName: nginx-example
+  rules:
+  - http:
+      paths:
+      - path: /testpath
+        pathType: Prefix
+        backend:
+          service:
+            name: test
+            port:
+              number: 80
+";
+    let gw = gateway()
+        .file(
+            "class.yaml",
+            ingress_class("nginx-example", "sluice.dev/ingress-controller", false),
+        )
+        .file("services.yaml", services(&b, 80))
+        .file("ingress.yaml", minimal)
+        .start()
+        .await;
+    // `rewrite-target` puts the host in regex mode: `/testpath` is a case-insensitive prefix
+    // regex. (Rewriting the upstream path to the target is the proxy's rewrite filter's job.)
+    for path in ["/testpath", "/testpath/x?y=1", "/TestPath"] {
+        let reply = get(gw.http, "anything.example.com", path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        assert_eq!(served_by(&reply), "test");
+    }
+    assert_eq!(
+        get(gw.http, "anything.example.com", "/other").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn kubernetes_docs_resource_backends_are_reported_not_served() {
+    let b = backends(&["web"]).await;
+    let resource = "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ingress-resource-backend
+spec:
+  ingressClassName: sluice
+  defaultBackend:
+    resource:
+      apiGroup: k8s.example.com
+      kind: StorageBucket
+      name: static-assets
+  rules:
+    - http:
+        paths:
+          - path: /icons
+            pathType: ImplementationSpecific
+            backend:
+              resource:
+                apiGroup: k8s.example.com
+                kind: StorageBucket
+                name: icon-assets
+";
+    let gw = gateway()
+        .file("services.yaml", services(&b, 80))
+        .file("resource.yaml", resource)
+        .file(
+            "web.yaml",
+            ingress("web", Some("web.example.com"), &[("/", "web")]),
+        )
+        .start()
+        .await;
+    let error = gw
+        .wait_for("the resource backend error", 0, |l| {
+            l["level"] == "ERROR" && message(l).contains("icon-assets")
+        })
+        .await;
+    assert!(
+        message(&error).contains("ingress-resource-backend"),
+        "{error}"
+    );
+    assert_eq!(get(gw.http, "any.example.com", "/icons").await.status, 404);
+    assert_eq!(
+        served_by(&get(gw.http, "web.example.com", "/").await),
+        "web"
+    );
+}

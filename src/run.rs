@@ -1,0 +1,94 @@
+//! What every serving mode shares: building a snapshot with each diagnostic logged once, and
+//! applying the table to the proxy with one `config applied` log line.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::{error, info, warn};
+
+use crate::model::{BuildOptions, Built, RouteTable, Severity, Snapshot, build};
+use crate::proxy::{Change, Handle};
+
+/// Builds tables and logs each diagnostic once, when it first appears.
+#[derive(Debug, Default)]
+pub struct Reporter {
+    seen: BTreeSet<String>,
+}
+
+/// An address for logs, `-` when absent.
+pub fn addr_text(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "-".to_owned(), |a| a.to_string())
+}
+
+/// Applies a table and logs one `config applied` line: `change` (`rebuild`, `endpoints` or
+/// `unchanged`), `upstreams` (how many got new endpoints), `hosts`, `routes`, `apply_us`, and
+/// the proxy's `rebuilds` and `endpoint_updates` counters. A table the proxy rejects is logged
+/// as an error; the previous one keeps serving.
+pub fn apply(handle: &Handle, table: RouteTable) {
+    let started = Instant::now();
+    let routes = table
+        .routes
+        .virtual_hosts
+        .iter()
+        .map(|v| v.routes.len())
+        .sum::<usize>();
+    let hosts = table.routes.virtual_hosts.len();
+    match handle.apply(table) {
+        Ok(outcome) => {
+            // A u64 logs as a JSON number (u128 would be a string); 584k years of micros fit.
+            let apply_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let (change, upstreams) = match outcome.change {
+                Change::Unchanged => ("unchanged", 0),
+                Change::Endpoints { upstreams } => ("endpoints", upstreams),
+                Change::Rebuild => ("rebuild", 0),
+                _ => ("other", 0),
+            };
+            info!(
+                change,
+                upstreams,
+                hosts,
+                routes,
+                apply_us,
+                rebuilds = handle.rebuilds(),
+                endpoint_updates = handle.endpoint_updates(),
+                "config applied"
+            );
+        }
+        Err(e) => error!(error = %e, "config rejected; the previous table keeps serving"),
+    }
+}
+
+impl Reporter {
+    /// Builds `snapshot`, logging the source's own findings (`source`) and the model's, each
+    /// once while it lasts.
+    pub fn build(
+        &mut self,
+        snapshot: &Snapshot,
+        source: impl IntoIterator<Item = (Severity, String)>,
+        opts: &BuildOptions,
+    ) -> Built {
+        let opts = BuildOptions {
+            now: Some(crate::unix_now()),
+            ..opts.clone()
+        };
+        let built = build(snapshot, &opts);
+        let mut current = BTreeSet::new();
+        let model = built
+            .diagnostics
+            .iter()
+            .map(|d| (d.severity, d.to_string()));
+        for (severity, line) in source.into_iter().chain(model) {
+            if !self.seen.contains(&line) {
+                match severity {
+                    Severity::Error => error!("{line}"),
+                    Severity::Warning => warn!("{line}"),
+                    Severity::Info => info!("{line}"),
+                }
+            }
+            current.insert(line);
+        }
+        self.seen = current;
+        built
+    }
+}
