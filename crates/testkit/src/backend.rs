@@ -58,7 +58,6 @@ pub struct Backend {
     pub hits: Arc<AtomicUsize>,
     /// Holds `/hold` requests.
     pub hold: Hold,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Backend {
@@ -73,13 +72,6 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        // Stops accepting; connections already open finish on their own tasks.
-        self.task.abort();
-    }
-}
-
 /// Starts an echo backend on 127.0.0.1 (see [`backend_on`]).
 pub async fn backend(name: &str) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,10 +80,12 @@ pub async fn backend(name: &str) -> Backend {
 
 /// Starts an echo backend on `addr` (port 0 picks one). It answers JSON describing the request:
 /// `backend`, `method`, `path` (with the query), `query`, `host` (the Host header, else the
-/// URI authority), `version`, `headers` (name → values) and `body_len`, after reading the whole
-/// body without keeping it. Extras:
+/// URI authority), `authority` (the URI's, as h2 sends it), `version`, `headers` (name →
+/// values) and `body_len`, after reading the whole body without keeping it. Extras:
 /// - `?sleep_ms=N` waits first; `/hold` waits for [`Hold::release`];
-/// - `?status=N` answers with that status;
+/// - `?status=N` answers with that status; `?header_bytes=N` adds an `x-big` response header
+///   of N bytes; `x-respond-location` and `x-respond-set-cookie` request headers are answered
+///   as `Location` and `Set-Cookie`;
 /// - `/download?bytes=N` streams N bytes (64 KiB frames, made on the fly);
 /// - `/ws...` with `Upgrade: websocket` completes a real WebSocket handshake and echoes every
 ///   message; any other `Upgrade` gets 101 and a raw byte echo tunnel;
@@ -106,7 +100,7 @@ fn serve(name: &str, listener: TcpListener) -> Backend {
     let addr = listener.local_addr().unwrap();
     let (hits, hold) = (Arc::new(AtomicUsize::new(0)), Hold::default());
     let (task_name, task_hits, task_hold) = (name.to_owned(), hits.clone(), hold.clone());
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
         let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -133,7 +127,6 @@ fn serve(name: &str, listener: TcpListener) -> Backend {
         addr,
         hits,
         hold,
-        task,
     }
 }
 
@@ -151,7 +144,8 @@ fn query_value<'a>(req: &'a Request<Incoming>, key: &str) -> Option<&'a str> {
     })
 }
 
-async fn echo(
+/// The echo service of [`backend_on`], for backends with other transports (TLS, say).
+pub async fn echo(
     name: String,
     hits: Arc<AtomicUsize>,
     hold: Hold,
@@ -188,6 +182,10 @@ async fn echo(
         .get("content-type")
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
     let respond_server = req.headers().contains_key("x-respond-server");
+    let respond_location = req.headers().get("x-respond-location").cloned();
+    let respond_cookie = req.headers().get("x-respond-set-cookie").cloned();
+    let big: Option<usize> = query_value(&req, "header_bytes").and_then(|v| v.parse().ok());
+    let authority = req.uri().authority().map(ToString::to_string);
     let method = req.method().to_string();
     let path = req
         .uri()
@@ -217,6 +215,7 @@ async fn echo(
         "path": path,
         "query": query,
         "host": host,
+        "authority": authority,
         "version": version,
         "headers": headers,
         "body_len": body_len,
@@ -230,6 +229,15 @@ async fn echo(
     let mut response = Response::builder()
         .status(status)
         .header("content-type", content_type);
+    if let Some(n) = big {
+        response = response.header("x-big", "b".repeat(n));
+    }
+    if let Some(location) = respond_location {
+        response = response.header("location", location);
+    }
+    if let Some(cookie) = respond_cookie {
+        response = response.header("set-cookie", cookie);
+    }
     if respond_server {
         response = response.header("server", "echo-backend");
     }

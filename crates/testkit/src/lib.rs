@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 
-pub use backend::{Backend, Hold, backend, backend_on, refused_addr};
+pub use backend::{Backend, Hold, backend, backend_on, echo, refused_addr};
 pub use body::{Generated, WithTrailers};
 pub use client::{
     Reply, empty, full, get, h1_client, h2_request, h2c, parse_raw, raw, read, request, try_read,
@@ -31,7 +31,7 @@ pub use client::{
 };
 pub use gateway::{CONFIG_APPLIED, Gateway, GatewayBuilder, message};
 pub use load::{Accept, Load, Report, Target};
-pub use tls::{TlsReply, Trust, client_config, contains, tls_get, tls_request};
+pub use tls::{TlsReply, Trust, contains, tls_client_config, tls_get, tls_request};
 
 /// The body type of test clients and backends.
 pub type TestBody = BoxBody<Bytes, Infallible>;

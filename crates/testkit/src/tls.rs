@@ -88,7 +88,7 @@ pub struct TlsReply {
 }
 
 /// A ring client configuration with this trust and ALPN offer.
-pub fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<ClientConfig, rustls::Error> {
+pub fn tls_client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -129,7 +129,7 @@ pub async fn tls_request(
     path: &str,
     body: TestBody,
 ) -> Result<TlsReply, String> {
-    let config = client_config(trust, alpn).map_err(|e| e.to_string())?;
+    let config = tls_client_config(trust, alpn).map_err(|e| e.to_string())?;
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let tls = TlsConnector::from(Arc::new(config))
