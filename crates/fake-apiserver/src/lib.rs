@@ -228,12 +228,7 @@ impl FakeApiServer {
 
     /// Stops listening and closes every connection: clients get connection refused.
     pub fn go_down(&self) {
-        if let Some(accept) = self
-            .accept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        if let Some(accept) = self.accept.lock().unwrap_or_else(|p| p.into_inner()).take() {
             accept.abort();
         }
         self.shared.kill.send_modify(|n| *n += 1);
@@ -264,8 +259,14 @@ impl Drop for FakeApiServer {
 }
 
 fn type_of(object: &Value) -> Result<&'static resources::ResourceType, ApiError> {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     resources::by_kind(api_version, kind)
         .ok_or_else(|| ApiError::bad_request(format!("unknown kind {api_version} {kind}")))
 }

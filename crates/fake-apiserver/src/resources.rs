@@ -61,7 +61,14 @@ const fn rt(
 
 /// Every resource type served.
 pub static RESOURCES: &[ResourceType] = &[
-    rt("", "namespaces", "Namespace", false, true, &["status.phase"]),
+    rt(
+        "",
+        "namespaces",
+        "Namespace",
+        false,
+        true,
+        &["status.phase"],
+    ),
     rt("", "services", "Service", true, true, &[]),
     rt("", "secrets", "Secret", true, false, &["type"]),
     rt("", "configmaps", "ConfigMap", true, false, &[]),

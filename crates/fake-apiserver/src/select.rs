@@ -143,15 +143,15 @@ fn parse_fields(resource: &ResourceType, text: &str) -> Result<Vec<Requirement>,
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, v, false)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
             };
             let key = key.trim();
             let supported = matches!(key, "metadata.name" | "metadata.namespace")
                 || resource.fields.contains(&key);
             if !supported {
-                return Err(format!(
-                    "field label not supported: {key}"
-                ));
+                return Err(format!("field label not supported: {key}"));
             }
             let value = value.trim().to_owned();
             Ok(if negate {
@@ -173,11 +173,17 @@ mod tests {
     #[test]
     fn labels_and_fields() {
         let secrets = by_kind("v1", "Secret").unwrap();
-        let tls = json!({"type": "kubernetes.io/tls", "metadata": {"name": "a", "labels": {"app": "x"}}});
+        let tls =
+            json!({"type": "kubernetes.io/tls", "metadata": {"name": "a", "labels": {"app": "x"}}});
         let opaque = json!({"type": "Opaque", "metadata": {"name": "b"}});
         let s = Selector::parse(secrets, None, Some("type=kubernetes.io/tls")).unwrap();
         assert!(s.matches(&tls) && !s.matches(&opaque));
-        let s = Selector::parse(secrets, Some("app in (x, y),!gone"), Some("metadata.name!=b")).unwrap();
+        let s = Selector::parse(
+            secrets,
+            Some("app in (x, y),!gone"),
+            Some("metadata.name!=b"),
+        )
+        .unwrap();
         assert!(s.matches(&tls) && !s.matches(&opaque));
         let s = Selector::parse(secrets, Some("app!=x"), None).unwrap();
         assert!(!s.matches(&tls) && s.matches(&opaque));

@@ -117,7 +117,10 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Bod
             name: target.name.clone(),
             query: query.clone(),
         });
-    let body = match Limited::new(req.into_body(), 8 * 1024 * 1024).collect().await {
+    let body = match Limited::new(req.into_body(), 8 * 1024 * 1024)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(_) => return error(&ApiError::bad_request("request body too large")),
     };
@@ -215,7 +218,10 @@ fn list(shared: &Shared, target: &Target, query: &BTreeMap<String, String>) -> A
 }
 
 fn check_list_version(store: &Store, query: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    let Some(rv) = query.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") else {
+    let Some(rv) = query
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+    else {
         return Ok(());
     };
     let wanted: u64 = rv
@@ -525,9 +531,9 @@ pub fn event_for(
     selector: &Selector,
 ) -> Option<(&'static str, Value)> {
     let visible = |o: &Value| {
-        namespace.is_none_or(|ns| {
-            o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
-        }) && selector.matches(o)
+        namespace
+            .is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            && selector.matches(o)
     };
     let was = change.old.as_ref().is_some_and(visible);
     let is = visible(&change.new);

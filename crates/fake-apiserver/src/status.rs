@@ -19,22 +19,45 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn about(code: u16, reason: &'static str, message: String, resource: &ResourceType, name: &str) -> Self {
+    fn about(
+        code: u16,
+        reason: &'static str,
+        message: String,
+        resource: &ResourceType,
+        name: &str,
+    ) -> Self {
         let mut details = json!({ "name": name, "kind": resource.plural });
         if !resource.group.is_empty() {
             details["group"] = json!(resource.group);
         }
-        Self { code, reason, message, details: Some(details) }
+        Self {
+            code,
+            reason,
+            message,
+            details: Some(details),
+        }
     }
 
     /// 404 NotFound.
     pub fn not_found(resource: &ResourceType, name: &str) -> Self {
-        Self::about(404, "NotFound", format!("{} \"{name}\" not found", resource.qualified()), resource, name)
+        Self::about(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", resource.qualified()),
+            resource,
+            name,
+        )
     }
 
     /// 409 AlreadyExists.
     pub fn already_exists(resource: &ResourceType, name: &str) -> Self {
-        Self::about(409, "AlreadyExists", format!("{} \"{name}\" already exists", resource.qualified()), resource, name)
+        Self::about(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", resource.qualified()),
+            resource,
+            name,
+        )
     }
 
     /// 409 Conflict on a stale resourceVersion.
@@ -53,27 +76,56 @@ impl ApiError {
 
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { code: 400, reason: "BadRequest", message: message.into(), details: None }
+        Self {
+            code: 400,
+            reason: "BadRequest",
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 410 Gone (`Expired`), for a compacted resourceVersion or continue token.
     pub fn expired(message: impl Into<String>) -> Self {
-        Self { code: 410, reason: "Expired", message: message.into(), details: None }
+        Self {
+            code: 410,
+            reason: "Expired",
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 404 for a path that names no resource.
     pub fn no_route(path: &str) -> Self {
-        Self { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource ({path})"), details: None }
+        Self {
+            code: 404,
+            reason: "NotFound",
+            message: format!("the server could not find the requested resource ({path})"),
+            details: None,
+        }
     }
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(method: &str) -> Self {
-        Self { code: 405, reason: "MethodNotAllowed", message: format!("the server does not allow this method on the requested resource ({method})"), details: None }
+        Self {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "the server does not allow this method on the requested resource ({method})"
+            ),
+            details: None,
+        }
     }
 
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media(content_type: &str) -> Self {
-        Self { code: 415, reason: "UnsupportedMediaType", message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml ({content_type})"), details: None }
+        Self {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml ({content_type})"
+            ),
+            details: None,
+        }
     }
 
     /// The `Status` object.

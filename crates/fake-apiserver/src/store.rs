@@ -107,7 +107,10 @@ impl Store {
         let uid = format!("00000000-0000-4000-8000-{:012x}", self.uid_counter);
         let meta = metadata(&mut object);
         meta.insert("uid".into(), json!(uid));
-        meta.insert("creationTimestamp".into(), json!(crate::time::now_rfc3339()));
+        meta.insert(
+            "creationTimestamp".into(),
+            json!(crate::time::now_rfc3339()),
+        );
         meta.remove("resourceVersion");
         Ok(self.commit(resource, key, None, object))
     }

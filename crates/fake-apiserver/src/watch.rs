@@ -39,7 +39,9 @@ pub fn start(
     )
     .map_err(ApiError::bad_request)?;
     let namespace = target.namespace.clone();
-    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|v| v == "true");
     let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let timeout = query
         .get("timeoutSeconds")
@@ -63,10 +65,7 @@ pub fn start(
                 }
             }
             if initial_events && bookmarks {
-                frames.push(line(
-                    "BOOKMARK",
-                    &bookmark(resource, store.rv, true),
-                ));
+                frames.push(line("BOOKMARK", &bookmark(resource, store.rv, true)));
             }
         } else {
             let from: u64 = rv

@@ -162,3 +162,29 @@ pub fn service_addresses(service: &Service) -> Vec<String> {
     }
     addresses
 }
+
+/// The Ingresses `build` treated as ours (every Ingress without a `NotOurClass` diagnostic),
+/// with the addresses their status holds now: what [`run`] keeps up to date.
+pub fn served(
+    snapshot: &sluice_ingress_model::Snapshot,
+    diagnostics: &[sluice_ingress_model::Diagnostic],
+    ingresses: &BTreeMap<ObjectKey, crate::fold::IngressMeta>,
+) -> Served {
+    let theirs: std::collections::BTreeSet<&ObjectKey> = diagnostics
+        .iter()
+        .filter(|d| matches!(d.kind, sluice_ingress_model::DiagnosticKind::NotOurClass(_)))
+        .map(|d| &d.object.key)
+        .collect();
+    snapshot
+        .ingresses
+        .keys()
+        .filter(|key| !theirs.contains(key))
+        .map(|key| {
+            let current = ingresses
+                .get(key)
+                .map(|m| m.addresses.clone())
+                .unwrap_or_default();
+            (key.clone(), current)
+        })
+        .collect()
+}
