@@ -181,6 +181,30 @@ pub fn judge(snapshot: &mut Snapshot, opts: &BuildOptions, candidate: Ingress) -
             warnings.push(line);
         }
     }
+    // Routes the candidate would take from an Ingress that serves them now (an older Ingress
+    // can tie on creationTimestamp and lose by name): a conflict just the same.
+    let taken: Vec<&sluice_ingress_model::Diagnostic> = built
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            !d.concerns_ingress(&key)
+                && matches!(&d.kind, DiagnosticKind::Conflict { winner, .. } if *winner == key)
+        })
+        .collect();
+    if !taken.is_empty() {
+        let before = build(snapshot, opts);
+        for d in taken {
+            if before.diagnostics.contains(d) {
+                continue;
+            }
+            if let DiagnosticKind::Conflict { host, path, .. } = &d.kind {
+                errors.push(format!(
+                    "host {host:?} path {path} is already served by Ingress {}",
+                    d.object.key
+                ));
+            }
+        }
+    }
     if errors.is_empty() {
         allow(warnings)
     } else {

@@ -202,10 +202,9 @@ pub async fn get_with(
 /// Waits until `host` `path` answers `status` with `body`.
 pub async fn routes_to(addr: SocketAddr, host: &str, path: &str, status: u16, body: &str) {
     let what = format!("{host}{path} -> {status} {body:?}");
-    let mut last = (0, String::new());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        last = get(addr, host, path).await;
+        let last = get(addr, host, path).await;
         if last.0 == status && (body.is_empty() || last.1 == body) {
             return;
         }
