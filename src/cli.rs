@@ -32,6 +32,9 @@ pub enum Command {
     /// Serve traffic from Kubernetes YAML files (Ingress, Service, EndpointSlice, Secret, …),
     /// reloading them when they change.
     Gateway(GatewayArgs),
+    /// Run in a Kubernetes cluster: watch Ingresses and what they reference, serve them, write
+    /// their status and Events, and answer admission reviews.
+    Controller(ControllerArgs),
     /// Validate manifests and print every diagnostic; exits non-zero when an Ingress would be
     /// rejected.
     Check(CheckArgs),
@@ -136,6 +139,83 @@ pub struct GatewayArgs {
     pub model: ModelArgs,
 }
 
+/// `sluice controller`.
+#[derive(Args, Debug)]
+pub struct ControllerArgs {
+    /// Path to a kubeconfig file. Without it, the KUBECONFIG environment variable, then the
+    /// in-cluster service account, are used.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch Ingresses, Services, EndpointSlices, Secrets and ConfigMaps in this namespace only
+    /// (default: every namespace). IngressClasses are cluster-scoped and always watched.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// NAMESPACE/NAME of the Service whose load-balancer IPs or hostnames (and externalIPs) are
+    /// written into `status.loadBalancer.ingress` of every Ingress served.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_key)]
+    pub publish_service: Option<ObjectKey>,
+    /// Fixed addresses (IPs or hostnames, comma-separated) to write into Ingress status instead
+    /// of --publish-service's.
+    #[arg(long, value_name = "ADDRESSES", value_delimiter = ',')]
+    pub publish_status_address: Vec<String>,
+    /// Write Ingress status at all (by the elected leader only).
+    #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub update_status: bool,
+    /// Seconds between full status resyncs (status someone else overwrote is rewritten).
+    #[arg(long, default_value_t = 60)]
+    pub status_update_interval: u64,
+    /// Name of the coordination.k8s.io Lease used for leader election, in the controller's
+    /// namespace. Only the leader writes status and Events; every replica serves traffic.
+    #[arg(long, default_value = "sluice-leader")]
+    pub election_id: String,
+    /// Seconds a Lease is valid without renewal; a crashed leader is replaced after this.
+    #[arg(long, default_value_t = 15)]
+    pub election_ttl: u64,
+    /// The controller's namespace (for the Lease); set from the Downward API.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub pod_namespace: String,
+    /// This replica's name (its leader-election identity); set from the Downward API. Defaults
+    /// to the host name.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// Address the traffic listeners bind to.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Plain HTTP port (HTTP/1.1 and h2c); 0 picks a free port.
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// HTTPS port; 0 picks a free port.
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
+    /// Admin port: /healthz (liveness), /readyz (ready once the first complete snapshot is
+    /// served), /metrics, /debug/routes.
+    #[arg(long, default_value_t = 10254)]
+    pub admin_port: u16,
+    /// Address the admin listener binds to (all addresses, so kubelet probes reach it).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub admin_address: IpAddr,
+    /// Seconds to keep serving after SIGTERM (with /readyz failing) before draining; cover the
+    /// time load balancers take to stop sending traffic.
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_grace_period: u64,
+    /// Seconds after the grace period to let in-flight requests finish before exiting.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+    /// Serve the validating admission webhook (HTTPS) on this address, e.g. `:8443`. It only
+    /// runs sluice's model against the candidate Ingress: no subprocess, no file, no network.
+    #[arg(long, value_name = "[HOST]:PORT", value_parser = parse_listen)]
+    pub validating_webhook: Option<SocketAddr>,
+    /// PEM certificate (chain) of the webhook.
+    #[arg(long, value_name = "PATH", requires = "validating_webhook")]
+    pub validating_webhook_certificate: Option<PathBuf>,
+    /// PEM private key of the webhook.
+    #[arg(long, value_name = "PATH", requires = "validating_webhook")]
+    pub validating_webhook_key: Option<PathBuf>,
+    /// Which Ingresses are ours, and the global defaults.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
 /// `sluice check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -186,6 +266,17 @@ fn parse_key(text: &str) -> Result<ObjectKey, String> {
             .ok_or_else(|| format!("expected NAMESPACE/NAME, got {text:?}")),
         None => Err(format!("expected NAMESPACE/NAME, got {text:?}")),
     }
+}
+
+/// `:8443` (every address) or `HOST:PORT`.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    full.parse()
+        .map_err(|_| format!("expected [HOST]:PORT, got {text:?}"))
 }
 
 impl ModelArgs {
@@ -248,6 +339,36 @@ mod tests {
         let opts = args.model.build_options(true);
         assert!(opts.class_name_without_object);
         assert_eq!(opts.ingress_class, "sluice");
+        let cli = Cli::try_parse_from([
+            "sluice",
+            "controller",
+            "--controller-class",
+            "k8s.io/ingress-nginx",
+            "--ingress-class",
+            "nginx",
+            "--publish-service",
+            "ingress/sluice",
+            "--validating-webhook",
+            ":8443",
+            "--validating-webhook-certificate",
+            "/tls/tls.crt",
+            "--update-status=false",
+        ])
+        .unwrap();
+        let Command::Controller(args) = cli.command else {
+            panic!("controller")
+        };
+        assert_eq!(args.http_port, 80);
+        assert_eq!(args.https_port, 443);
+        assert_eq!(args.admin_port, 10254);
+        assert_eq!(
+            args.validating_webhook,
+            Some("0.0.0.0:8443".parse().unwrap())
+        );
+        assert!(!args.update_status);
+        assert_eq!(args.election_id, "sluice-leader");
+        assert_eq!(args.model.controller_class, "k8s.io/ingress-nginx");
+        assert!(!args.model.build_options(false).class_name_without_object);
         assert!(
             Cli::try_parse_from([
                 "sluice",
