@@ -5,7 +5,6 @@
 mod kube {
     pub mod changes;
     pub mod classes;
-    pub mod deploy;
     pub mod leader;
     pub mod outage;
     pub mod support;
