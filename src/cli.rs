@@ -34,7 +34,7 @@ pub enum Command {
     Gateway(GatewayArgs),
     /// Run in a Kubernetes cluster: watch Ingresses and what they reference, serve them, write
     /// their status and Events, and answer admission reviews.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Validate manifests and print every diagnostic; exits non-zero when an Ingress would be
     /// rejected.
     Check(CheckArgs),

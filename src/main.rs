@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Command::Gateway(args) => sluice::gateway::run(args.config())
             .map(|_| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
-        Command::Controller(args) => controller::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Controller(args) => controller::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check::run(args),
         Command::Routes(args) => routes::run(args).map(|()| ExitCode::SUCCESS),
     };

@@ -30,20 +30,31 @@ pub fn render(dir: &Path) -> Vec<Value> {
     let own = render_without_kubectl(dir);
     if let Some(text) = kubectl_kustomize(dir) {
         let real: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
-        assert_eq!(identities(&real), identities(&own), "the fallback renderer disagrees with kubectl");
+        assert_eq!(
+            identities(&real),
+            identities(&own),
+            "the fallback renderer disagrees with kubectl"
+        );
         let sorted = |objects: &[Value]| {
             let mut texts: Vec<String> = objects.iter().map(Value::to_string).collect();
             texts.sort();
             texts
         };
-        assert!(sorted(&real) == sorted(&own), "the fallback renderer disagrees with kubectl");
+        assert!(
+            sorted(&real) == sorted(&own),
+            "the fallback renderer disagrees with kubectl"
+        );
         return real;
     }
     own
 }
 
 fn kubectl_kustomize(dir: &Path) -> Option<String> {
-    let out = Command::new("kubectl").arg("kustomize").arg(dir).output().ok()?;
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .ok()?;
     assert!(
         out.status.success(),
         "kubectl kustomize {}: {}",
@@ -57,7 +68,12 @@ fn identities(objects: &[Value]) -> BTreeSet<(String, String, String)> {
     objects
         .iter()
         .map(|o| {
-            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let s = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             (s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
         })
         .collect()
@@ -94,12 +110,28 @@ fn render_without_kubectl(dir: &Path) -> Vec<Value> {
     // kustomize sorts by kind (its legacy order) then name; compare sets, keep kubectl's order.
     objects.sort_by_key(|o| {
         let order = [
-            "Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-            "ClusterRoleBinding", "ConfigMap", "Service", "Deployment", "DaemonSet",
-            "PodDisruptionBudget", "IngressClass", "ValidatingWebhookConfiguration",
+            "Namespace",
+            "ServiceAccount",
+            "Role",
+            "ClusterRole",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+            "DaemonSet",
+            "PodDisruptionBudget",
+            "IngressClass",
+            "ValidatingWebhookConfiguration",
         ];
         let kind = o["kind"].as_str().unwrap_or_default();
-        (order.iter().position(|k| *k == kind).unwrap_or(99), o["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+        (
+            order.iter().position(|k| *k == kind).unwrap_or(99),
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
     });
     objects
 }
@@ -146,7 +178,9 @@ fn check_types(objects: &[Value]) {
             "DaemonSet" => round_trip::<DaemonSet>(object),
             "PodDisruptionBudget" => round_trip::<PodDisruptionBudget>(object),
             "Service" => round_trip::<Service>(object),
-            "ValidatingWebhookConfiguration" => round_trip::<ValidatingWebhookConfiguration>(object),
+            "ValidatingWebhookConfiguration" => {
+                round_trip::<ValidatingWebhookConfiguration>(object)
+            }
             other => panic!("unexpected kind {other}"),
         }
     }
@@ -160,7 +194,8 @@ fn find<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
 fn base_renders_into_typed_objects() {
     let objects = render(&deploy_dir());
     check_types(&objects);
-    let deployment: Deployment = serde_json::from_value(find(&objects, "Deployment")[0].clone()).unwrap();
+    let deployment: Deployment =
+        serde_json::from_value(find(&objects, "Deployment")[0].clone()).unwrap();
     let spec = deployment.spec.unwrap();
     assert_eq!(spec.replicas, Some(2));
     let pod = spec.template.spec.unwrap();
@@ -173,32 +208,67 @@ fn base_renders_into_typed_objects() {
     assert_eq!(caps.add, Some(vec!["NET_BIND_SERVICE".to_owned()]));
     assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
     let probe_path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
-        p.as_ref().and_then(|p| p.http_get.as_ref()).map(|h| (h.path.clone().unwrap_or_default(), h.port.clone()))
+        p.as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .map(|h| (h.path.clone().unwrap_or_default(), h.port.clone()))
     };
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    assert_eq!(probe_path(&container.readiness_probe), Some(("/readyz".into(), IntOrString::Int(10254))));
-    assert_eq!(probe_path(&container.liveness_probe), Some(("/healthz".into(), IntOrString::Int(10254))));
-    assert!(container.resources.as_ref().and_then(|r| r.requests.as_ref()).is_some());
-    let pre_stop = container.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).and_then(|h| h.sleep.as_ref()).map(|s| s.seconds).unwrap();
+    assert_eq!(
+        probe_path(&container.readiness_probe),
+        Some(("/readyz".into(), IntOrString::Int(10254)))
+    );
+    assert_eq!(
+        probe_path(&container.liveness_probe),
+        Some(("/healthz".into(), IntOrString::Int(10254)))
+    );
+    assert!(
+        container
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .is_some()
+    );
+    let pre_stop = container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|h| h.sleep.as_ref())
+        .map(|s| s.seconds)
+        .unwrap();
     let args = container.args.clone().unwrap();
     let flag = |name: &str| -> i64 {
-        args.iter().find_map(|a| a.strip_prefix(&format!("--{name}="))).unwrap().parse().unwrap()
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let drain = pre_stop + flag("shutdown-grace-period") + flag("shutdown-timeout");
-    assert!(pod.termination_grace_period_seconds.unwrap() > drain, "the grace period covers preStop and the drain");
+    assert!(
+        pod.termination_grace_period_seconds.unwrap() > drain,
+        "the grace period covers preStop and the drain"
+    );
 
     let service: Service = serde_json::from_value(
-        find(&objects, "Service").into_iter().find(|s| s["metadata"]["name"] == "sluice").unwrap().clone(),
+        find(&objects, "Service")
+            .into_iter()
+            .find(|s| s["metadata"]["name"] == "sluice")
+            .unwrap()
+            .clone(),
     )
     .unwrap();
     let spec = service.spec.unwrap();
     assert_eq!(spec.type_.as_deref(), Some("LoadBalancer"));
     assert_eq!(spec.external_traffic_policy.as_deref(), Some("Local"));
     let webhook: ValidatingWebhookConfiguration =
-        serde_json::from_value(find(&objects, "ValidatingWebhookConfiguration")[0].clone()).unwrap();
+        serde_json::from_value(find(&objects, "ValidatingWebhookConfiguration")[0].clone())
+            .unwrap();
     let hook = &webhook.webhooks.unwrap()[0];
     assert_eq!(hook.admission_review_versions, vec!["v1".to_owned()]);
-    assert_eq!(hook.client_config.service.as_ref().unwrap().name, "sluice-admission");
+    assert_eq!(
+        hook.client_config.service.as_ref().unwrap().name,
+        "sluice-admission"
+    );
 }
 
 #[test]
@@ -211,15 +281,28 @@ fn daemonset_overlay_renders_on_the_host_network() {
     assert_eq!(pod.host_network, Some(true));
     assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
     assert!(
-        find(&objects, "Service").iter().all(|s| s["spec"]["type"] != "LoadBalancer"),
+        find(&objects, "Service")
+            .iter()
+            .all(|s| s["spec"]["type"] != "LoadBalancer"),
         "no LoadBalancer Service in front of host-network pods"
     );
 }
 
-/// The rules of the rendered base: (apiGroup, resource, verb) per ClusterRole and Role.
-pub fn granted() -> (BTreeSet<(String, String, String)>, BTreeSet<(String, String, String)>) {
+/// One RBAC permission: (apiGroup, resource, verb).
+pub type Rule = (String, String, String);
+
+/// The rules of the rendered base.
+pub struct Granted {
+    /// The ClusterRole's.
+    pub cluster: BTreeSet<Rule>,
+    /// The Role's (the controller's namespace).
+    pub namespaced: BTreeSet<Rule>,
+}
+
+/// The permissions the ClusterRole and the Role grant.
+pub fn granted() -> Granted {
     let objects = render(&deploy_dir());
-    let rules = |kind: &str| -> BTreeSet<(String, String, String)> {
+    let rules = |kind: &str| -> BTreeSet<Rule> {
         let mut out = BTreeSet::new();
         for object in find(&objects, kind) {
             for rule in object["rules"].as_array().unwrap() {
@@ -238,5 +321,8 @@ pub fn granted() -> (BTreeSet<(String, String, String)>, BTreeSet<(String, Strin
         }
         out
     };
-    (rules("ClusterRole"), rules("Role"))
+    Granted {
+        cluster: rules("ClusterRole"),
+        namespaced: rules("Role"),
+    }
 }

@@ -2,7 +2,6 @@
 //! after the first synced snapshot, traffic, status, Events, least-privilege RBAC, and the Lease
 //! handed over on SIGTERM.
 
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -262,9 +261,9 @@ async fn serves_after_sync_writes_status_and_hands_over_the_lease() {
     };
     assert_eq!(holder(&api), Some(json!("one")));
     until("a Warning Event", async || {
-        api.list("v1", "Event").iter().any(|e| {
-            e["involvedObject"]["name"] == "broken" && e["type"] == "Warning"
-        })
+        api.list("v1", "Event")
+            .iter()
+            .any(|e| e["involvedObject"]["name"] == "broken" && e["type"] == "Warning")
     })
     .await;
 
@@ -298,9 +297,15 @@ fn check_rbac(api: &FakeApiServer) {
             cluster.insert(entry);
         }
     }
-    let (cluster_role, role) = super::deploy::granted();
-    assert_eq!(cluster, cluster_role, "ClusterRole rules vs requests made");
-    assert_eq!(namespaced, role, "Role rules vs requests made");
+    let granted = super::deploy::granted();
+    assert_eq!(
+        cluster, granted.cluster,
+        "ClusterRole rules vs requests made"
+    );
+    assert_eq!(
+        namespaced, granted.namespaced,
+        "Role rules vs requests made"
+    );
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

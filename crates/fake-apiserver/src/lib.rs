@@ -226,17 +226,45 @@ impl FakeApiServer {
         self.shared.watches.load(Ordering::SeqCst)
     }
 
-    /// Stops listening and closes every connection: clients get connection refused.
-    pub fn go_down(&self) {
+    /// Stops listening and closes every connection and watch: clients get connection refused.
+    /// Returns once no watch is open any more.
+    pub async fn go_down(&self) {
+        let accept = self.accept.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(accept) = accept {
+            accept.abort();
+            let _ = accept.await;
+        }
+        self.shared.kill.send_modify(|n| *n += 1);
+        self.drop_watches();
+        for _ in 0..500 {
+            if self.watch_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn stop_now(&self) {
         if let Some(accept) = self.accept.lock().unwrap_or_else(|p| p.into_inner()).take() {
             accept.abort();
         }
         self.shared.kill.send_modify(|n| *n += 1);
     }
 
-    /// Listens again on the same address.
+    /// Listens again on the same address (retrying briefly while the old listener, dropped
+    /// by its aborted task, is still being closed).
     pub async fn come_back(&self) -> std::io::Result<()> {
-        let listener = TcpListener::bind(self.addr).await?;
+        let mut attempts = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 200 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let accept = tokio::spawn(accept_loop(listener, self.shared.clone()));
         *self.accept.lock().unwrap_or_else(|p| p.into_inner()) = Some(accept);
         Ok(())
@@ -254,7 +282,7 @@ impl FakeApiServer {
 
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
-        self.go_down();
+        self.stop_now();
     }
 }
 

@@ -127,6 +127,11 @@ impl Folder {
         self.streams.keys()
     }
 
+    /// Whether the snapshot changed since the flag was last taken (without taking it).
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
     /// Whether the snapshot changed since the last call; resets the flag.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)

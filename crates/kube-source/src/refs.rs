@@ -30,20 +30,33 @@ const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 pub fn references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<ObjectRef> {
     let opts = &config.options;
     let prefix = opts.annotation_prefix.trim_end_matches('/');
+    let keys: Vec<(String, Kind)> = SECRET_ANNOTATIONS
+        .iter()
+        .map(|name| (format!("{prefix}/{name}"), Kind::Secret))
+        .chain(
+            CONFIG_MAP_ANNOTATIONS
+                .iter()
+                .map(|name| (format!("{prefix}/{name}"), Kind::ConfigMap)),
+        )
+        .collect();
     let mut refs = BTreeSet::new();
     for ingress in snapshot.ingresses.values() {
-        if !might_be_ours(ingress, snapshot, config) {
+        // Most Ingresses reference nothing: skip them before the class check.
+        if !keys
+            .iter()
+            .any(|(k, _)| ingress.annotations.contains_key(k))
+            || !might_be_ours(ingress, snapshot, config)
+        {
             continue;
         }
         let namespace = &ingress.key.namespace;
-        let named = |names: &'static [&'static str], kind: Kind| {
-            names.iter().filter_map(move |name| {
-                let value = ingress.annotations.get(&format!("{prefix}/{name}"))?;
-                ObjectKey::parse(value, namespace).map(|key| ObjectRef::new(kind, key))
-            })
-        };
-        refs.extend(named(SECRET_ANNOTATIONS, Kind::Secret));
-        refs.extend(named(CONFIG_MAP_ANNOTATIONS, Kind::ConfigMap));
+        for (annotation, kind) in &keys {
+            if let Some(value) = ingress.annotations.get(annotation)
+                && let Some(key) = ObjectKey::parse(value, namespace)
+            {
+                refs.insert(ObjectRef::new(*kind, key));
+            }
+        }
     }
     if let Some(key) = &opts.controller_config
         && let Some(map) = snapshot.config_maps.get(key)

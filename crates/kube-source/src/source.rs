@@ -163,7 +163,9 @@ impl KubeSource {
             }
             next = self.rx.try_recv().ok();
         }
-        self.sync_references();
+        if self.folder.is_changed() {
+            self.sync_references();
+        }
         false
     }
 

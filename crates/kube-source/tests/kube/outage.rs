@@ -12,7 +12,7 @@ async fn traffic_keeps_flowing_while_the_api_server_is_down_and_changes_resume()
     let ctl = controller(world.client(), source_config("sluice", CONTROLLER), None).await;
     routes_to(ctl.http, "a.test", "/", 200, "a").await;
 
-    world.api.go_down();
+    world.api.go_down().await;
     // Written while the controller cannot see it.
     world.put(ingress("apps", "late", "sluice", "late.test", "web"));
     for _ in 0..20 {
@@ -39,7 +39,7 @@ async fn gone_relists_and_catches_up() {
     routes_to(ctl.http, "old.test", "/", 200, "a").await;
     let lists_before = count_lists(&world);
 
-    world.api.go_down();
+    world.api.go_down().await;
     world.put(ingress("apps", "new", "sluice", "new.test", "web"));
     world.remove("networking.k8s.io/v1", "Ingress", "apps", "old");
     // Compaction: resuming from the controller's resourceVersion is now impossible.
