@@ -1,27 +1,37 @@
-//! Forwarding one request: backend and endpoint choice, header rewriting (hop-by-hop headers
-//! out, filters' `upstream_request` hooks), streaming both bodies, ingress-nginx's timeouts and
-//! the one safe retry (a connect failure of a request without a body), and upgrade tunnels.
+//! Forwarding one request: backend and endpoint choice (the `default-backend` annotation when
+//! the route's upstream has no endpoints), the request body (`request_body`), header rewriting
+//! (hop-by-hop headers out, filters' `upstream_request` hooks), the transport of the route's
+//! `backend-protocol`, ingress-nginx's timeouts, `proxy-next-upstream` retries, the
+//! `proxy-buffer-size` limit on response heads, and upgrade tunnels.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::header::{CONNECTION, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use bytes::Bytes;
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
+};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::TokioIo;
-use sluice_ingress_model::{Forward, Policy, Timeouts, UpstreamId};
+use sluice_ingress_model::policy::HttpVersion;
+use sluice_ingress_model::{BackendProtocol, Forward, Policy, Timeouts, UpstreamId};
 use tokio::time::Instant;
 
-use crate::body::{Body, Progress, UpstreamRequestBody, UpstreamResponseBody};
-use crate::client::UpstreamClients;
+use crate::body::{Body, Progress, UpstreamResponseBody};
+use crate::client::{KeepAlive, Transport, UpstreamClients};
+use crate::connector::ConnUse;
 use crate::error::ProxyError;
 use crate::filter::{Filter, RequestContext};
 use crate::generation::Generation;
+use crate::request_body::{self, Prepared};
+use crate::upstream::{Endpoint, Upstream};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -30,17 +40,21 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 pub(crate) struct ForwardContext<'a> {
     /// The live generation.
     pub generation: &'a Generation,
-    /// The upstream clients.
-    pub clients: &'a UpstreamClients,
     /// The filters, for their `upstream_request` hooks.
     pub filters: &'a [Arc<dyn Filter>],
     /// The counter for the weighted backend choice.
     pub backend_cursor: &'a AtomicUsize,
 }
 
+impl ForwardContext<'_> {
+    fn clients(&self) -> &UpstreamClients {
+        &self.generation.clients
+    }
+}
+
 /// The route's timeouts as durations.
 #[derive(Clone, Copy, Debug)]
-struct Limits {
+pub(crate) struct Limits {
     connect: Duration,
     read: Duration,
     send: Duration,
@@ -74,82 +88,383 @@ pub(crate) async fn forward(
             .first()
             .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
     })?;
-    ctx.upstream = Some(id.clone());
-    let no_endpoints = || ProxyError::NoEndpoints {
-        upstream: id.to_string(),
+    let (upstream, endpoints) = match live_endpoints(fx.generation, id) {
+        Some(found) => found,
+        None => {
+            // `default-backend`: serves, with ingress-nginx's error headers, when the route's
+            // upstream has no endpoints.
+            let fallback = policy
+                .default_backend
+                .as_ref()
+                .and_then(|db| live_endpoints(fx.generation, db));
+            let Some(fallback) = fallback else {
+                ctx.upstream = Some(id.clone());
+                return Err(ProxyError::NoEndpoints {
+                    upstream: id.to_string(),
+                });
+            };
+            crate::custom_errors::set_error_headers(ctx, &mut parts.headers, 503, false);
+            fallback
+        }
     };
-    let upstream = fx.generation.upstreams.get(id).ok_or_else(no_endpoints)?;
-    let endpoints = upstream.endpoints();
-    if endpoints.is_empty() {
-        return Err(no_endpoints());
-    }
-    let (client, version) = fx
-        .clients
-        .for_protocol(&upstream.id, upstream.policy.protocol)?;
+    ctx.upstream = Some(upstream.id.clone());
 
+    let protocol = upstream.policy.protocol;
+    let grpc = matches!(protocol, BackendProtocol::Grpc | BackendProtocol::Grpcs);
+    let (transport, tls) = fx.clients().transport(
+        protocol,
+        ctx.connection.scheme,
+        policy.upstream_tls.as_deref(),
+        &upstream.id,
+    )?;
+    let version = match (&transport, policy.upstream_request.http_version) {
+        (Transport::H2 { .. }, _) => Version::HTTP_2,
+        (Transport::Http1(_), HttpVersion::Http10) => Version::HTTP_10,
+        (Transport::Http1(_), HttpVersion::Http11) => Version::HTTP_11,
+    };
+    let keepalive = fx.clients().keepalive();
+
+    // Hop-by-hop headers go before the body is read so nothing of the client's framing leaks.
     let upgrade = client_upgrade.filter(|_| version == Version::HTTP_11);
     prepare_request_head(&mut parts, upgrade.is_some());
+    let progress = Arc::new(Progress::new(false));
+    let client_idle = Duration::from_millis(ctx.settings().client.body_timeout_ms);
+    let buffer = policy.request_body.buffering && !grpc;
+    let prepared = request_body::prepare(
+        body,
+        &policy.request_body,
+        buffer,
+        client_idle,
+        &progress,
+        ctx.traffic(),
+    )
+    .await?;
+
     for filter in fx.filters {
         filter.upstream_request(ctx, &mut parts);
     }
+    if keepalive.disabled && upgrade.is_none() && !parts.headers.contains_key(CONNECTION) {
+        parts
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     parts.version = version;
     parts.extensions = http::Extensions::new();
+    let authority = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.host.clone());
+    if version == Version::HTTP_2 {
+        // The authority travels as `:authority`; a `Host` header next to it would be redundant.
+        parts.headers.remove(HOST);
+        parts.headers.remove(CONNECTION);
+    }
 
-    let retryable = http_body::Body::is_end_stream(&body);
-    let progress = Arc::new(Progress::new(retryable));
-    let mut streamed = (!retryable).then(|| {
-        Body::wrap(UpstreamRequestBody::new(
-            body,
-            limits.send,
-            progress.clone(),
-            ctx.traffic().clone(),
-        ))
-    });
-    // `proxy-next-upstream-tries` (0 = as many as there are endpoints); only requests
-    // without a body are retried, so nothing was sent when an attempt fails to connect.
-    let tries = usize::try_from(policy.retry.tries).unwrap_or(usize::MAX);
-    let max_attempts = match (retryable, tries) {
-        (false, _) => 1,
-        (true, 0) => endpoints.len(),
-        (true, tries) => tries.min(endpoints.len()),
+    let plan = Attempts::new(policy, &parts.method, endpoints.len(), &prepared);
+    let mut streamed = match prepared {
+        Prepared::Streaming(body) => Some(body),
+        Prepared::Replayable(_) => None,
     };
-    let mut tried: Vec<SocketAddr> = Vec::with_capacity(max_attempts);
+    let replay = match &plan.replay {
+        Some(bytes) => Some(bytes.clone()),
+        None => None,
+    };
     let original_uri = parts.uri.clone();
-    let mut head = Some(parts);
-    let (response, endpoint) = loop {
-        let endpoint = upstream.pick(&endpoints, &tried).ok_or_else(no_endpoints)?;
+    let scheme = if tls { "https" } else { "http" };
+    let header_limit = policy.response_buffering.header_bytes;
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    let deadline = plan.budget.map(|budget| Instant::now() + budget);
+    loop {
+        let endpoint = upstream
+            .pick(&endpoints, &tried)
+            .or_else(|| upstream.pick(&endpoints, &[]))
+            .ok_or_else(|| ProxyError::NoEndpoints {
+                upstream: upstream.id.to_string(),
+            })?;
         tried.push(endpoint.addr);
         ctx.attempts += 1;
         ctx.endpoint = Some(endpoint.addr);
         endpoint.requests.fetch_add(1, Ordering::Relaxed);
-        // The last possible attempt takes the head; earlier ones (retryable) send a copy.
-        let attempt_head = if tried.len() >= max_attempts {
-            head.take()
-        } else {
-            head.clone()
+        let body = match (&replay, streamed.take()) {
+            (Some(bytes), _) => Body::full(bytes.clone()),
+            (None, Some(body)) => body,
+            (None, None) => Body::empty(),
         };
-        let attempt_head = attempt_head.ok_or_else(no_endpoints)?;
-        let request_body = streamed.take().unwrap_or_else(Body::empty);
-        let mut request = Request::from_parts(attempt_head, request_body);
-        *request.uri_mut() = upstream_uri(endpoint.addr, &original_uri)?;
-        match send(client, request, endpoint.addr, limits, &progress).await {
-            Ok(response) => break (response, endpoint.addr),
-            Err(error) if error.is_connect_failure() => {
-                let retry_on = &policy.retry.on;
-                let allowed = match error {
-                    ProxyError::ConnectTimeout { .. } => retry_on.timeout,
-                    _ => retry_on.error,
-                };
-                endpoint.failures.fetch_add(1, Ordering::Relaxed);
-                if !allowed || tried.len() >= max_attempts {
+        let mut request = Request::from_parts(parts.clone(), body);
+        let target = match &transport {
+            Transport::Http1(_) => endpoint.addr.to_string(),
+            Transport::H2 { .. } => authority.clone(),
+        };
+        *request.uri_mut() = upstream_uri(scheme, &target, &original_uri)?;
+        let last = ctx.attempts >= plan.tries || deadline.is_some_and(|d| Instant::now() >= d);
+        let attempt = Attempt {
+            transport: &transport,
+            pool: fx.clients(),
+            endpoint: endpoint.addr,
+            limits,
+            progress: &progress,
+            keepalive,
+        };
+        let outcome = attempt.send(request).await.and_then(|response| {
+            check_head(&response, endpoint.addr, header_limit, &transport).map(|()| response)
+        });
+        match outcome {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if !last && plan.retry_on_status(status) {
+                    tracing::debug!(status, upstream = %upstream.id, "trying the next endpoint");
+                    continue;
+                }
+                ctx.from_upstream = true;
+                return finish_response(response, upgrade, endpoint.addr, limits);
+            }
+            Err(error) => {
+                note_failure(&endpoint, &error);
+                if last || !plan.retry_on_error(&error) {
                     return Err(error);
                 }
-                tracing::debug!(%error, upstream = %id, "trying the next endpoint");
+                tracing::debug!(%error, upstream = %upstream.id, "trying the next endpoint");
             }
-            Err(error) => return Err(error),
         }
-    };
-    finish_response(response, upgrade, endpoint, limits)
+    }
+}
+
+/// The upstream and its endpoints, when it has any.
+fn live_endpoints(
+    generation: &Generation,
+    id: &UpstreamId,
+) -> Option<(Arc<Upstream>, Arc<Vec<Arc<Endpoint>>>)> {
+    let upstream = generation.upstreams.get(id)?;
+    let endpoints = upstream.endpoints();
+    (!endpoints.is_empty()).then(|| (upstream.clone(), endpoints))
+}
+
+fn note_failure(endpoint: &Endpoint, error: &ProxyError) {
+    if error.is_connect_failure() {
+        endpoint.failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `proxy-next-upstream`, `-tries`, `-timeout` and `retry-non-idempotent` for one request.
+struct Attempts<'a> {
+    policy: &'a Policy,
+    tries: u32,
+    budget: Option<Duration>,
+    replay: Option<Bytes>,
+    /// Whether the request may be sent again after reaching an upstream.
+    resendable: bool,
+}
+
+impl<'a> Attempts<'a> {
+    fn new(policy: &'a Policy, method: &Method, endpoints: usize, body: &Prepared) -> Self {
+        let retry = &policy.retry;
+        let on = &retry.on;
+        let any = on.error || on.timeout || on.invalid_header || !on.statuses.is_empty();
+        let tries = match retry.tries {
+            _ if !any => 1,
+            0 => u32::try_from(endpoints).unwrap_or(u32::MAX).max(1),
+            n => n,
+        };
+        let idempotent = !matches!(method.as_str(), "POST" | "PATCH" | "LOCK");
+        let replay = match body {
+            Prepared::Replayable(bytes) => Some(bytes.clone()),
+            Prepared::Streaming(_) => None,
+        };
+        Self {
+            policy,
+            tries,
+            budget: (retry.timeout_ms > 0).then(|| Duration::from_millis(retry.timeout_ms)),
+            resendable: replay.is_some() && (idempotent || on.non_idempotent),
+            replay,
+        }
+    }
+
+    fn retry_on_status(&self, status: u16) -> bool {
+        self.resendable && self.policy.retry.on.statuses.contains(&status)
+    }
+
+    fn retry_on_error(&self, error: &ProxyError) -> bool {
+        let on = &self.policy.retry.on;
+        match error {
+            // Nothing reached the upstream: any request may go elsewhere.
+            ProxyError::Connect { .. } => on.error && (self.replay.is_some()),
+            ProxyError::ConnectTimeout { .. } => on.timeout && (self.replay.is_some()),
+            ProxyError::UpstreamProtocol { .. } => on.error && self.resendable,
+            ProxyError::UpstreamTimeout { .. } => on.timeout && self.resendable,
+            ProxyError::HeaderTooBig { .. } => on.invalid_header && self.resendable,
+            _ => false,
+        }
+    }
+}
+
+/// One attempt on one endpoint.
+struct Attempt<'a> {
+    transport: &'a Transport,
+    pool: &'a UpstreamClients,
+    endpoint: SocketAddr,
+    limits: Limits,
+    progress: &'a Progress,
+    keepalive: KeepAlive,
+}
+
+impl Attempt<'_> {
+    /// Sends the request: the route's connect timeout until a connection is ready, then the
+    /// send (while the body is still going out) or read timeout, measured from the last
+    /// progress, until the response head arrives.
+    async fn send(&self, mut request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
+        let endpoint = self.endpoint;
+        let connect_deadline = Instant::now() + self.limits.connect;
+        let connect_timeout = ProxyError::ConnectTimeout {
+            endpoint,
+            after: self.limits.connect,
+        };
+        match self.transport {
+            Transport::Http1(client) => {
+                let mut capture = capture_connection(&mut request);
+                let response = client.request(request);
+                tokio::pin!(response);
+                let connected = tokio::select! {
+                    biased;
+                    result = &mut response => {
+                        return result.map_err(|e| self.legacy_error(e));
+                    }
+                    meta = capture.wait_for_connection_metadata() => meta.is_some(),
+                    () = tokio::time::sleep_until(connect_deadline) => return Err(connect_timeout),
+                };
+                if !connected {
+                    // The request was dropped before a connection was found; its error is on
+                    // the way.
+                    return match tokio::time::timeout_at(connect_deadline, &mut response).await {
+                        Ok(result) => result.map_err(|e| self.legacy_error(e)),
+                        Err(_) => Err(connect_timeout),
+                    };
+                }
+                if let Some(connected) = capture.connection_metadata().as_ref() {
+                    let mut extras = http::Extensions::new();
+                    connected.get_extras(&mut extras);
+                    if let Some(usage) = extras.get::<Arc<ConnUse>>() {
+                        let count = usage.count();
+                        if count >= self.keepalive.requests
+                            || usage.opened.elapsed() >= self.keepalive.time
+                        {
+                            connected.poison();
+                        }
+                    }
+                }
+                self.progress.touch();
+                self.wait(response, |e| self.hyper_error(e)).await
+            }
+            Transport::H2 { connector, key } => {
+                let sender = tokio::time::timeout_at(
+                    connect_deadline,
+                    self.pool.h2().sender(endpoint, *key, connector),
+                )
+                .await
+                .map_err(|_| ProxyError::ConnectTimeout {
+                    endpoint,
+                    after: self.limits.connect,
+                })?
+                .map_err(|source| ProxyError::Connect { endpoint, source })?;
+                let mut sender = sender;
+                self.progress.touch();
+                let response = sender.send_request(request);
+                self.wait(response, |e| self.hyper_error(e)).await
+            }
+        }
+    }
+
+    /// Waits for the response head with the send and read timeouts.
+    async fn wait<F, E>(
+        &self,
+        response: F,
+        map_error: impl Fn(E) -> ProxyError,
+    ) -> Result<Response<Incoming>, ProxyError>
+    where
+        F: std::future::Future<Output = Result<Response<Incoming>, E>>,
+    {
+        tokio::pin!(response);
+        loop {
+            let limit = self.current_limit();
+            let deadline = Instant::from_std(self.progress.last_activity()) + limit;
+            tokio::select! {
+                biased;
+                result = &mut response => return result.map_err(map_error),
+                () = tokio::time::sleep_until(deadline) => {
+                    let limit = self.current_limit();
+                    if Instant::from_std(self.progress.last_activity()) + limit <= Instant::now() {
+                        if let Some(failure) = self.progress.client_failure() {
+                            return Err(failure.to_error());
+                        }
+                        return Err(ProxyError::UpstreamTimeout { endpoint: self.endpoint, after: limit });
+                    }
+                }
+            }
+        }
+    }
+
+    fn current_limit(&self) -> Duration {
+        if self.progress.request_done() {
+            self.limits.read
+        } else {
+            self.limits.send
+        }
+    }
+
+    fn legacy_error(&self, error: hyper_util::client::legacy::Error) -> ProxyError {
+        if let Some(failure) = self.progress.client_failure() {
+            return failure.to_error();
+        }
+        if error.is_connect() {
+            ProxyError::Connect {
+                endpoint: self.endpoint,
+                source: error.into(),
+            }
+        } else {
+            ProxyError::UpstreamProtocol {
+                endpoint: self.endpoint,
+                source: error.into(),
+            }
+        }
+    }
+
+    fn hyper_error<E: Into<crate::error::BoxError>>(&self, error: E) -> ProxyError {
+        if let Some(failure) = self.progress.client_failure() {
+            return failure.to_error();
+        }
+        ProxyError::UpstreamProtocol {
+            endpoint: self.endpoint,
+            source: error.into(),
+        }
+    }
+}
+
+/// `proxy-buffer-size`: the upstream's response head (status line and header lines, as nginx
+/// reads them) must fit; otherwise "upstream sent too big header" (502).
+fn check_head(
+    response: &Response<Incoming>,
+    endpoint: SocketAddr,
+    limit: u64,
+    transport: &Transport,
+) -> Result<(), ProxyError> {
+    if matches!(transport, Transport::H2 { .. }) || limit == 0 {
+        return Ok(());
+    }
+    let reason = response.status().canonical_reason().unwrap_or("");
+    let mut size = (b"HTTP/1.1 200 ".len() + reason.len() + 2) as u64;
+    for (name, value) in response.headers() {
+        size += (name.as_str().len() + 2 + value.len() + 2) as u64;
+    }
+    size += 2;
+    if size > limit {
+        return Err(ProxyError::HeaderTooBig {
+            endpoint,
+            size,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// Picks a backend by weight (a counter walked over the cumulative weights), `None` when every
@@ -173,93 +488,17 @@ fn choose_backend<'a>(route: &'a Forward, cursor: &AtomicUsize) -> Option<&'a Up
     None
 }
 
-/// `http://endpoint` plus the request's original path and query.
-fn upstream_uri(endpoint: SocketAddr, original: &Uri) -> Result<Uri, ProxyError> {
+/// `scheme://target` plus the request's path and query (after any rewrite).
+fn upstream_uri(scheme: &str, target: &str, original: &Uri) -> Result<Uri, ProxyError> {
     let path = original.path_and_query().map_or("/", |pq| pq.as_str());
     Uri::builder()
-        .scheme("http")
-        .authority(endpoint.to_string())
+        .scheme(scheme)
+        .authority(target)
         .path_and_query(path)
         .build()
         .map_err(|e| ProxyError::InvalidRequest {
             reason: format!("cannot forward path: {e}"),
         })
-}
-
-/// Sends one attempt: the route's connect timeout until a connection is ready, then the send
-/// (while the body is still going out) or read timeout, measured from the last progress, until
-/// the response head arrives.
-async fn send(
-    client: &Client<HttpConnector, Body>,
-    mut request: Request<Body>,
-    endpoint: SocketAddr,
-    limits: Limits,
-    progress: &Progress,
-) -> Result<Response<Incoming>, ProxyError> {
-    let mut capture = capture_connection(&mut request);
-    let response = client.request(request);
-    tokio::pin!(response);
-    let connect_deadline = Instant::now() + limits.connect;
-    let connect_timeout = ProxyError::ConnectTimeout {
-        endpoint,
-        after: limits.connect,
-    };
-    let connected = tokio::select! {
-        biased;
-        result = &mut response => return result.map_err(|e| upstream_error(e, endpoint, progress)),
-        meta = capture.wait_for_connection_metadata() => meta.is_some(),
-        () = tokio::time::sleep_until(connect_deadline) => return Err(connect_timeout),
-    };
-    if !connected {
-        // The request was dropped before a connection was found; its error is on the way.
-        return match tokio::time::timeout_at(connect_deadline, &mut response).await {
-            Ok(result) => result.map_err(|e| upstream_error(e, endpoint, progress)),
-            Err(_) => Err(connect_timeout),
-        };
-    }
-    progress.touch();
-    loop {
-        let limit = if progress.request_done() {
-            limits.read
-        } else {
-            limits.send
-        };
-        let deadline = Instant::from_std(progress.last_activity()) + limit;
-        tokio::select! {
-            biased;
-            result = &mut response => {
-                return result.map_err(|e| upstream_error(e, endpoint, progress));
-            }
-            () = tokio::time::sleep_until(deadline) => {
-                let limit = if progress.request_done() { limits.read } else { limits.send };
-                if Instant::from_std(progress.last_activity()) + limit <= Instant::now() {
-                    return Err(ProxyError::UpstreamTimeout { endpoint, after: limit });
-                }
-            }
-        }
-    }
-}
-
-fn upstream_error(
-    error: hyper_util::client::legacy::Error,
-    endpoint: SocketAddr,
-    progress: &Progress,
-) -> ProxyError {
-    if error.is_connect() {
-        ProxyError::Connect {
-            endpoint,
-            source: error.into(),
-        }
-    } else if let Some(reason) = progress.client_failure() {
-        ProxyError::ClientBody {
-            reason: reason.to_owned(),
-        }
-    } else {
-        ProxyError::UpstreamProtocol {
-            endpoint,
-            source: error.into(),
-        }
-    }
 }
 
 /// Turns the upstream's response into the client's: hop-by-hop headers out, the body wrapped
@@ -310,7 +549,8 @@ pub(crate) fn wants_upgrade<B>(request: &Request<B>) -> bool {
 }
 
 /// Makes the client's request head fit for the upstream: `Host` present (from `:authority` for
-/// h2 clients), `Expect` and hop-by-hop headers removed.
+/// h2 clients), `Expect`, the body framing and hop-by-hop headers removed (hyper frames the
+/// body it sends itself).
 fn prepare_request_head(parts: &mut http::request::Parts, upgrade: bool) {
     if !parts.headers.contains_key(HOST)
         && let Some(authority) = parts.uri.authority()
@@ -321,6 +561,7 @@ fn prepare_request_head(parts: &mut http::request::Parts, upgrade: bool) {
     // 100-continue was handled with the client; the upstream gets the body straight away.
     parts.headers.remove(EXPECT);
     strip_hop_by_hop(&mut parts.headers, upgrade);
+    let _ = CONTENT_LENGTH;
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -433,7 +674,61 @@ mod tests {
     #[test]
     fn upstream_uri_keeps_path_and_query() {
         let original: Uri = "/a/b?x=1".parse().unwrap();
-        let uri = upstream_uri(([10, 0, 0, 1], 8080).into(), &original).unwrap();
+        let uri = upstream_uri("http", "10.0.0.1:8080", &original).unwrap();
         assert_eq!(uri.to_string(), "http://10.0.0.1:8080/a/b?x=1");
+        let grpc = upstream_uri("http", "grpc.example.com", &original).unwrap();
+        assert_eq!(grpc.to_string(), "http://grpc.example.com/a/b?x=1");
+    }
+
+    #[test]
+    fn retries_follow_method_body_and_conditions() {
+        let mut policy = Policy::default();
+        policy.retry.on.statuses.insert(502);
+        let get = Attempts::new(
+            &policy,
+            &Method::GET,
+            2,
+            &Prepared::Replayable(Bytes::new()),
+        );
+        assert_eq!(get.tries, 3);
+        assert!(get.retry_on_status(502));
+        assert!(!get.retry_on_status(500));
+        let post = Attempts::new(
+            &policy,
+            &Method::POST,
+            2,
+            &Prepared::Replayable(Bytes::new()),
+        );
+        assert!(!post.retry_on_status(502));
+        let refused = ProxyError::Connect {
+            endpoint: ([127, 0, 0, 1], 1).into(),
+            source: "refused".into(),
+        };
+        assert!(post.retry_on_error(&refused));
+        let broken = ProxyError::UpstreamProtocol {
+            endpoint: ([127, 0, 0, 1], 1).into(),
+            source: "reset".into(),
+        };
+        assert!(!post.retry_on_error(&broken));
+        assert!(get.retry_on_error(&broken));
+        policy.retry.on.non_idempotent = true;
+        let post = Attempts::new(
+            &policy,
+            &Method::POST,
+            2,
+            &Prepared::Replayable(Bytes::new()),
+        );
+        assert!(post.retry_on_status(502));
+        policy.retry.on = sluice_ingress_model::policy::NextUpstream::off();
+        assert_eq!(
+            Attempts::new(
+                &policy,
+                &Method::GET,
+                2,
+                &Prepared::Replayable(Bytes::new())
+            )
+            .tries,
+            1
+        );
     }
 }

@@ -1,23 +1,55 @@
 //! The built-in filters. [`builtin`] lists them in the order the proxy installs them, ahead of
-//! any filter an embedder adds.
+//! any filter an embedder adds; the order is nginx's phase order for an ingress-nginx location.
 
+pub(crate) mod access;
+mod body_size;
+mod cors;
 mod forwarded;
+pub(crate) mod mtls;
+pub(crate) mod redirect;
 mod request_id;
+mod response_headers;
+mod rewrite;
 mod server;
 
 use std::sync::Arc;
 
+pub use access::{AccessLists, ServerRules};
+pub use body_size::BodySize;
+pub use cors::CorsHeaders;
 pub use forwarded::ForwardedHeaders;
+pub use mtls::ClientCertificates;
+pub use redirect::{DeniedLocation, HttpsRedirect, RouteRedirect};
 pub use request_id::RequestId;
+pub use response_headers::ResponseHeaders;
+pub use rewrite::RewriteTarget;
 pub use server::ServerHeader;
 
 use crate::filter::Filter;
 
-/// The filters every proxy runs first: request id, forwarded headers, `Server` header.
+/// The filters every proxy runs first, in nginx's order:
+/// 1. request id; client-certificate checks (nginx answers those before any phase);
+/// 2. the server block: `block-user-agents`/`block-referers`, `auth-tls-match-cn`, `app-root`;
+/// 3. `proxy-body-size` against `Content-Length` (location selection);
+/// 4. the location's rewrite phase: a denied location (503), the CORS preflight, the route's
+///    own redirect, then HTTPS redirects;
+/// 5. the access phase: IP lists and `block-cidrs`;
+/// 6. `rewrite-target`;
+/// 7. upstream request headers; response headers (`Server`, HSTS, added and hidden headers).
 pub fn builtin() -> Vec<Arc<dyn Filter>> {
     vec![
         Arc::new(RequestId),
+        Arc::new(ClientCertificates),
+        Arc::new(ServerRules),
+        Arc::new(BodySize),
+        Arc::new(DeniedLocation),
+        Arc::new(CorsHeaders),
+        Arc::new(RouteRedirect),
+        Arc::new(HttpsRedirect),
+        Arc::new(AccessLists),
+        Arc::new(RewriteTarget),
         Arc::new(ForwardedHeaders),
         Arc::new(ServerHeader),
+        Arc::new(ResponseHeaders),
     ]
 }

@@ -32,7 +32,7 @@ async fn backend_receives_forwarded_headers_and_no_hop_by_hop_headers() {
          \r\n";
     let (status, headers, body) = parse_raw(&raw(proxy.http, request).await);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(headers["server"], "sluice");
+    assert!(!headers.contains_key("server"));
     let reply = Reply {
         status: http::StatusCode::OK,
         version: http::Version::HTTP_11,
@@ -100,21 +100,58 @@ async fn request_ids_are_kept_or_generated_fresh() {
 }
 
 #[tokio::test]
-async fn server_header_is_added_only_when_the_upstream_sent_none() {
+async fn server_header_follows_server_tokens_and_allow_backend_server_header() {
     let (_echo, proxy) = one_backend().await;
     let client = h1_client();
-    assert_eq!(
-        get(proxy.http, "a.example.com", "/").await.headers["server"],
-        "sluice"
+    let with_backend_server = || {
+        http::Request::builder()
+            .uri(format!("http://{}/", proxy.http))
+            .header("host", "a.example.com")
+            .header("x-respond-server", "1")
+            .body(empty())
+            .unwrap()
+    };
+    // ingress-nginx's defaults: the upstream's `Server` is hidden and none is added.
+    assert!(
+        !get(proxy.http, "a.example.com", "/")
+            .await
+            .headers
+            .contains_key("server")
     );
-    let req = http::Request::builder()
-        .uri(format!("http://{}/", proxy.http))
-        .header("host", "a.example.com")
-        .header("x-respond-server", "1")
-        .body(empty())
-        .unwrap();
-    let reply = read(client.request(req).await.unwrap()).await;
+    let reply = read(client.request(with_backend_server()).await.unwrap()).await;
+    assert!(!reply.headers.contains_key("server"));
+    proxy.shutdown().await;
+
+    let echo = backend("echo").await;
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .ingress("ing", Some("a.example.com"), &[("/", "echo")])
+        .configmap("allow-backend-server-header", "true")
+        .configmap("server-tokens", "true");
+    let proxy = start(world.table()).await;
+    let reply = read(
+        client
+            .request(
+                http::Request::builder()
+                    .uri(format!("http://{}/", proxy.http))
+                    .header("host", "a.example.com")
+                    .header("x-respond-server", "1")
+                    .body(empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.headers["server"], "echo-backend");
     assert_eq!(reply.headers.get_all("server").iter().count(), 1);
+    let own = get(proxy.http, "a.example.com", "/").await;
+    assert!(
+        own.headers["server"]
+            .to_str()
+            .unwrap()
+            .starts_with("sluice/")
+    );
     proxy.shutdown().await;
 }
