@@ -8,11 +8,14 @@ mod proxy {
     mod filters;
     mod h2;
     mod headers;
+    mod real_ip;
     mod reload;
     mod routing;
     mod shutdown;
     mod streaming;
     mod support;
     mod tls;
+    mod tls_compat;
     mod upgrade;
+    mod upstreams;
 }

@@ -4,11 +4,13 @@
 
 mod nginx;
 mod running;
+mod tls_peer;
 mod world;
 
 pub use nginx::*;
 pub use running::*;
 pub use sluice_testkit::*;
+pub use tls_peer::*;
 pub use world::*;
 
 /// The namespace every test object lives in.

@@ -138,16 +138,16 @@ pub struct Ca {
     pub cert: rcgen::Certificate,
     /// Its issuer handle.
     pub issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// PEM of the intermediates between this CA and its root (itself included when it is one).
+    chain: String,
 }
 
 /// A certificate with its key, PEM.
 pub struct Issued {
-    /// Certificate PEM.
+    /// Certificate PEM, then its intermediates.
     pub cert_pem: String,
     /// Key PEM.
     pub key_pem: String,
-    /// Certificate DER.
-    pub der: Vec<u8>,
 }
 
 impl Ca {
@@ -156,8 +156,8 @@ impl Ca {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CommonName, name);
         dn.push(rcgen::DnType::OrganizationName, "Sluice Tests");
+        dn.push(rcgen::DnType::CommonName, name);
         params.distinguished_name = dn;
         params.key_usages = vec![
             rcgen::KeyUsagePurpose::KeyCertSign,
@@ -167,7 +167,32 @@ impl Ca {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let issuer = rcgen::Issuer::new(params, key);
-        Self { cert, issuer }
+        Self {
+            cert,
+            issuer,
+            chain: String::new(),
+        }
+    }
+
+    /// An intermediate CA issued by this one; its certificates carry it in their chain.
+    pub fn intermediate(&self, name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, name);
+        params.distinguished_name = dn;
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let chain = format!("{}{}", cert.pem(), self.chain);
+        Self {
+            cert,
+            issuer: rcgen::Issuer::new(params, key),
+            chain,
+        }
     }
 
     /// The CA certificate, PEM.
@@ -179,8 +204,8 @@ impl Ca {
     pub fn client(&self, common_name: &str) -> Issued {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CommonName, common_name);
         dn.push(rcgen::DnType::OrganizationName, "Clients");
+        dn.push(rcgen::DnType::CommonName, common_name);
         params.distinguished_name = dn;
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         self.issue(params)
@@ -198,9 +223,8 @@ impl Ca {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued {
-            cert_pem: cert.pem(),
+            cert_pem: format!("{}{}", cert.pem(), self.chain),
             key_pem: key.serialize_pem(),
-            der: cert.der().to_vec(),
         }
     }
 }
