@@ -8,6 +8,7 @@ mod proxy {
     mod filters;
     mod h2;
     mod headers;
+    mod nginx_says;
     mod real_ip;
     mod reload;
     mod routing;

@@ -30,7 +30,13 @@ async fn get_with(addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    read(h1_client().request(req.body(empty()).unwrap()).await.unwrap()).await
+    read(
+        h1_client()
+            .request(req.body(empty()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -49,7 +49,13 @@ async fn grpc_sends_the_client_host_as_authority() {
         .annotate("ing", "backend-protocol", "GRPC");
     let proxy = start(world.table()).await;
     let mut sender = h2c(proxy.http).await;
-    let reply = read(sender.send_request(grpc_request("grpc.example.com")).await.unwrap()).await;
+    let reply = read(
+        sender
+            .send_request(grpc_request("grpc.example.com"))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["authority"], "grpc.example.com");
     assert_eq!(reply.json()["version"], "HTTP/2.0");
@@ -69,7 +75,13 @@ async fn grpcs_reaches_a_tls_h2_backend_with_trailers() {
         .annotate("ing", "backend-protocol", "GRPCS");
     let proxy = start(world.table()).await;
     let mut sender = h2c(proxy.http).await;
-    let reply = read(sender.send_request(grpc_request("grpc.example.com")).await.unwrap()).await;
+    let reply = read(
+        sender
+            .send_request(grpc_request("grpc.example.com"))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["authority"], "grpc.example.com");
     assert_eq!(reply.json()["version"], "HTTP/2.0");
@@ -171,7 +183,15 @@ async fn listed_statuses_are_retried_and_counted_at_the_backend() {
         .annotate("off", "proxy-next-upstream", "off");
     let proxy = start(world.table()).await;
     let client = h1_client();
-    let reply = request(&client, proxy.http, "GET", "a.example.com", "/?status=502", empty()).await;
+    let reply = request(
+        &client,
+        proxy.http,
+        "GET",
+        "a.example.com",
+        "/?status=502",
+        empty(),
+    )
+    .await;
     assert_eq!(reply.status, 502);
     assert_eq!(echo.hits(), 3);
     // POST is not idempotent: it reached the upstream, so it is not sent again.
@@ -187,10 +207,26 @@ async fn listed_statuses_are_retried_and_counted_at_the_backend() {
     assert_eq!(post.status, 502);
     assert_eq!(echo.hits(), 4);
     // Unlisted statuses pass through at once.
-    let other = request(&client, proxy.http, "GET", "a.example.com", "/?status=500", empty()).await;
+    let other = request(
+        &client,
+        proxy.http,
+        "GET",
+        "a.example.com",
+        "/?status=500",
+        empty(),
+    )
+    .await;
     assert_eq!(other.status, 500);
     assert_eq!(echo.hits(), 5);
-    let off = request(&client, proxy.http, "GET", "off.example.com", "/?status=502", empty()).await;
+    let off = request(
+        &client,
+        proxy.http,
+        "GET",
+        "off.example.com",
+        "/?status=502",
+        empty(),
+    )
+    .await;
     assert_eq!(off.status, 502);
     assert_eq!(echo.hits(), 6);
     proxy.shutdown().await;
@@ -221,9 +257,8 @@ async fn retry_non_idempotent_allows_posts_again() {
 }
 
 fn chunked(parts: usize, size: usize) -> TestBody {
-    let frames = (0..parts).map(move |_| {
-        Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(vec![b'x'; size])))
-    });
+    let frames = (0..parts)
+        .map(move |_| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(vec![b'x'; size]))));
     http_body_util::StreamBody::new(futures::stream::iter(frames)).boxed()
 }
 
@@ -240,17 +275,61 @@ async fn body_size_limits_declared_and_chunked_bodies() {
         .annotate("streamed", "proxy-request-buffering", "off");
     let proxy = start(world.table()).await;
     let client = h1_client();
-    let declared = request(&client, proxy.http, "POST", "a.example.com", "/", full(vec![b'x'; 2048])).await;
+    let declared = request(
+        &client,
+        proxy.http,
+        "POST",
+        "a.example.com",
+        "/",
+        full(vec![b'x'; 2048]),
+    )
+    .await;
     assert_eq!(declared.status, 413);
-    let fits = request(&client, proxy.http, "POST", "a.example.com", "/", full(vec![b'x'; 1024])).await;
+    let fits = request(
+        &client,
+        proxy.http,
+        "POST",
+        "a.example.com",
+        "/",
+        full(vec![b'x'; 1024]),
+    )
+    .await;
     assert_eq!(fits.status, 200);
     assert_eq!(echo.hits(), 1);
-    let chunked_big = request(&client, proxy.http, "POST", "a.example.com", "/", chunked(8, 256)).await;
+    let chunked_big = request(
+        &client,
+        proxy.http,
+        "POST",
+        "a.example.com",
+        "/",
+        chunked(8, 256),
+    )
+    .await;
     assert_eq!(chunked_big.status, 413);
-    assert_eq!(echo.hits(), 1, "a buffered body over the limit never reaches the backend");
-    let streamed = request(&client, proxy.http, "POST", "b.example.com", "/", chunked(8, 256)).await;
+    assert_eq!(
+        echo.hits(),
+        1,
+        "a buffered body over the limit never reaches the backend"
+    );
+    let streamed = request(
+        &client,
+        proxy.http,
+        "POST",
+        "b.example.com",
+        "/",
+        chunked(8, 256),
+    )
+    .await;
     assert_eq!(streamed.status, 413);
-    let streamed_ok = request(&client, proxy.http, "POST", "b.example.com", "/", chunked(4, 256)).await;
+    let streamed_ok = request(
+        &client,
+        proxy.http,
+        "POST",
+        "b.example.com",
+        "/",
+        chunked(4, 256),
+    )
+    .await;
     assert_eq!(streamed_ok.status, 200);
     assert_eq!(streamed_ok.json()["body_len"], 1024);
     proxy.shutdown().await;
@@ -399,7 +478,10 @@ async fn keep_alive_requests_closes_the_connection_after_the_limit() {
     stream.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8_lossy(&out);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
-    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
     proxy.shutdown().await;
 }
 

@@ -145,7 +145,13 @@ pub async fn https_get(
         .header("host", sni)
         .body(super::empty())
         .unwrap();
-    https(addr, sni, request, client_config(&[b"http/1.1"], client_cert, None)).await
+    https(
+        addr,
+        sni,
+        request,
+        client_config(&[b"http/1.1"], client_cert, None),
+    )
+    .await
 }
 
 /// A TLS echo backend presenting `cert`; with `client_ca`, client certificates are required
