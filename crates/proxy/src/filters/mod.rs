@@ -9,6 +9,7 @@ pub(crate) mod mtls;
 pub(crate) mod redirect;
 mod request_id;
 mod response_headers;
+mod response_rewrite;
 mod rewrite;
 mod server;
 
@@ -22,6 +23,7 @@ pub use mtls::ClientCertificates;
 pub use redirect::{DeniedLocation, HttpsRedirect, RouteRedirect};
 pub use request_id::RequestId;
 pub use response_headers::ResponseHeaders;
+pub use response_rewrite::ResponseRewrites;
 pub use rewrite::RewriteTarget;
 pub use server::ServerHeader;
 
@@ -35,7 +37,8 @@ use crate::filter::Filter;
 ///    own redirect, then HTTPS redirects;
 /// 5. the access phase: IP lists and `block-cidrs`;
 /// 6. `rewrite-target`;
-/// 7. upstream request headers; response headers (`Server`, HSTS, added and hidden headers).
+/// 7. upstream request headers; response headers (`Server`, HSTS, added and hidden headers,
+///    `proxy-cookie-*` and `proxy-redirect-*` rewrites).
 pub fn builtin() -> Vec<Arc<dyn Filter>> {
     vec![
         Arc::new(RequestId),
@@ -51,5 +54,6 @@ pub fn builtin() -> Vec<Arc<dyn Filter>> {
         Arc::new(ForwardedHeaders),
         Arc::new(ServerHeader),
         Arc::new(ResponseHeaders),
+        Arc::new(ResponseRewrites),
     ]
 }

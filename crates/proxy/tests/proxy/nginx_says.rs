@@ -908,6 +908,33 @@ fn upstream_rows() -> Vec<Row> {
             get("a.example.com", "/").headers(&[("my_header", "1")]),
             &[Upstream("my_header", "1")],
         ),
+        // proxy-cookie-domain and proxy-cookie-path rewrite upstream cookies.
+        row(
+            ANN,
+            "proxy-cookie-domain",
+            |w| {
+                app(w)
+                    .annotate("ing", "proxy-cookie-domain", "internal.local example.com")
+                    .annotate("ing", "proxy-cookie-path", "/two/ /");
+            },
+            get("a.example.com", "/").headers(&[(
+                "x-respond-set-cookie",
+                "s=1; Domain=internal.local; Path=/two/x",
+            )]),
+            &[Header("set-cookie", "s=1; Domain=example.com; Path=/x")],
+        ),
+        // proxy-redirect-from/-to rewrite upstream redirects.
+        row(
+            ANN,
+            "proxy-redirect",
+            |w| {
+                app(w)
+                    .annotate("ing", "proxy-redirect-from", "http://backend/")
+                    .annotate("ing", "proxy-redirect-to", "https://a.example.com/");
+            },
+            get("a.example.com", "/").headers(&[("x-respond-location", "http://backend/login")]),
+            &[Header("location", "https://a.example.com/login")],
+        ),
         // proxy-http-version 1.0.
         row(
             ANN,
