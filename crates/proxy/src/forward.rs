@@ -10,13 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{
-    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{CONNECTION, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
 };
 use hyper::body::Incoming;
+use hyper::client::conn::http2::SendRequest;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::TokioIo;
@@ -167,10 +166,7 @@ pub(crate) async fn forward(
         Prepared::Streaming(body) => Some(body),
         Prepared::Replayable(_) => None,
     };
-    let replay = match &plan.replay {
-        Some(bytes) => Some(bytes.clone()),
-        None => None,
-    };
+    let replay = plan.replay.clone();
     let original_uri = parts.uri.clone();
     let scheme = if tls { "https" } else { "http" };
     let header_limit = policy.response_buffering.header_bytes;
@@ -187,6 +183,31 @@ pub(crate) async fn forward(
         ctx.attempts += 1;
         ctx.endpoint = Some(endpoint.addr);
         endpoint.requests.fetch_add(1, Ordering::Relaxed);
+        let last = ctx.attempts >= plan.tries || deadline.is_some_and(|d| Instant::now() >= d);
+        let attempt = Attempt {
+            transport: &transport,
+            pool: fx.clients(),
+            endpoint: endpoint.addr,
+            limits,
+            progress: &progress,
+            keepalive,
+        };
+        // HTTP/2 connections are opened before the body is handed over, so a failed connect
+        // leaves even a streaming body available for the next endpoint.
+        let h2_sender = match &transport {
+            Transport::H2 { connector, key } => match attempt.h2_sender(connector, *key).await {
+                Ok(sender) => Some(sender),
+                Err(error) => {
+                    note_failure(&endpoint, &error);
+                    if last || !plan.retry_on_connect(&error) {
+                        return Err(error);
+                    }
+                    tracing::debug!(%error, upstream = %upstream.id, "trying the next endpoint");
+                    continue;
+                }
+            },
+            Transport::Http1(_) => None,
+        };
         let body = match (&replay, streamed.take()) {
             (Some(bytes), _) => Body::full(bytes.clone()),
             (None, Some(body)) => body,
@@ -198,16 +219,7 @@ pub(crate) async fn forward(
             Transport::H2 { .. } => authority.clone(),
         };
         *request.uri_mut() = upstream_uri(scheme, &target, &original_uri)?;
-        let last = ctx.attempts >= plan.tries || deadline.is_some_and(|d| Instant::now() >= d);
-        let attempt = Attempt {
-            transport: &transport,
-            pool: fx.clients(),
-            endpoint: endpoint.addr,
-            limits,
-            progress: &progress,
-            keepalive,
-        };
-        let outcome = attempt.send(request).await.and_then(|response| {
+        let outcome = attempt.send(request, h2_sender).await.and_then(|response| {
             check_head(&response, endpoint.addr, header_limit, &transport).map(|()| response)
         });
         match outcome {
@@ -285,6 +297,16 @@ impl<'a> Attempts<'a> {
         self.resendable && self.policy.retry.on.statuses.contains(&status)
     }
 
+    /// A connection that could not be opened: nothing was sent, any request may go elsewhere.
+    fn retry_on_connect(&self, error: &ProxyError) -> bool {
+        let on = &self.policy.retry.on;
+        match error {
+            ProxyError::Connect { .. } => on.error,
+            ProxyError::ConnectTimeout { .. } => on.timeout,
+            _ => false,
+        }
+    }
+
     fn retry_on_error(&self, error: &ProxyError) -> bool {
         let on = &self.policy.retry.on;
         match error {
@@ -313,7 +335,11 @@ impl Attempt<'_> {
     /// Sends the request: the route's connect timeout until a connection is ready, then the
     /// send (while the body is still going out) or read timeout, measured from the last
     /// progress, until the response head arrives.
-    async fn send(&self, mut request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
+    async fn send(
+        &self,
+        mut request: Request<Body>,
+        h2_sender: Option<SendRequest<Body>>,
+    ) -> Result<Response<Incoming>, ProxyError> {
         let endpoint = self.endpoint;
         let connect_deadline = Instant::now() + self.limits.connect;
         let connect_timeout = ProxyError::ConnectTimeout {
@@ -357,22 +383,32 @@ impl Attempt<'_> {
                 self.wait(response, |e| self.hyper_error(e)).await
             }
             Transport::H2 { connector, key } => {
-                let sender = tokio::time::timeout_at(
-                    connect_deadline,
-                    self.pool.h2().sender(endpoint, *key, connector),
-                )
-                .await
-                .map_err(|_| ProxyError::ConnectTimeout {
-                    endpoint,
-                    after: self.limits.connect,
-                })?
-                .map_err(|source| ProxyError::Connect { endpoint, source })?;
-                let mut sender = sender;
+                let mut sender = match h2_sender {
+                    Some(sender) => sender,
+                    None => self.h2_sender(connector, *key).await?,
+                };
                 self.progress.touch();
                 let response = sender.send_request(request);
                 self.wait(response, |e| self.hyper_error(e)).await
             }
         }
+    }
+
+    /// A ready HTTP/2 sender to the endpoint, within the connect timeout.
+    async fn h2_sender(
+        &self,
+        connector: &crate::connector::Connector,
+        key: usize,
+    ) -> Result<SendRequest<Body>, ProxyError> {
+        let endpoint = self.endpoint;
+        let deadline = Instant::now() + self.limits.connect;
+        tokio::time::timeout_at(deadline, self.pool.h2().sender(endpoint, key, connector))
+            .await
+            .map_err(|_| ProxyError::ConnectTimeout {
+                endpoint,
+                after: self.limits.connect,
+            })?
+            .map_err(|source| ProxyError::Connect { endpoint, source })
     }
 
     /// Waits for the response head with the send and read timeouts.
@@ -561,7 +597,6 @@ fn prepare_request_head(parts: &mut http::request::Parts, upgrade: bool) {
     // 100-continue was handled with the client; the upstream gets the body straight away.
     parts.headers.remove(EXPECT);
     strip_hop_by_hop(&mut parts.headers, upgrade);
-    let _ = CONTENT_LENGTH;
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {

@@ -262,3 +262,21 @@ async fn untrusted_proxy_protocol_peers_keep_their_address() {
     assert_eq!(reply.seen_one("x-real-ip"), "127.0.0.1");
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_missing_proxy_header_times_out() {
+    let (echo, world) = world_with(&[
+        ("use-proxy-protocol", "true"),
+        ("proxy-protocol-header-timeout", "100ms"),
+    ])
+    .await;
+    let proxy = start(world.table()).await;
+    let mut stream = TcpStream::connect(proxy.http).await.unwrap();
+    stream.write_all(b"PROXY TCP4 1.2.3.4").await.unwrap();
+    let mut out = Vec::new();
+    // The proxy gives up on the header and closes the connection.
+    stream.read_to_end(&mut out).await.unwrap();
+    assert!(out.is_empty());
+    assert_eq!(echo.hits(), 0);
+    proxy.shutdown().await;
+}

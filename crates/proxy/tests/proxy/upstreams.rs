@@ -498,3 +498,73 @@ async fn upstream_keepalive_zero_closes_upstream_connections() {
     assert_eq!(reply.seen_one("connection"), "close");
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn keep_alive_zero_closes_after_each_response() {
+    let echo = backend("echo").await;
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .ingress("ing", Some("a.example.com"), &[("/", "echo")])
+        .configmap("keep-alive", "0");
+    let proxy = start(world.table()).await;
+    let mut stream = TcpStream::connect(proxy.http).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stalled_request_body_answers_408_after_client_body_timeout() {
+    let echo = backend("echo").await;
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .ingress("ing", Some("a.example.com"), &[("/", "echo")])
+        .configmap("client-body-timeout", "200ms");
+    let proxy = start(world.table()).await;
+    let mut stream = TcpStream::connect(proxy.http).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 64];
+    let n = stream.read(&mut head).await.unwrap();
+    let text = String::from_utf8_lossy(&head[..n]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert_eq!(echo.hits(), 0);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_requests_move_to_the_next_endpoint_when_a_connect_fails() {
+    let grpc = backend("grpc").await;
+    let dead = refused_addr().await;
+    let mut world = World::new();
+    world
+        .service("grpc", &[dead, grpc.addr])
+        .ingress("ing", Some("grpc.example.com"), &[("/", "grpc")])
+        .annotate("ing", "backend-protocol", "GRPC");
+    let proxy = start(world.table()).await;
+    let mut sender = h2c(proxy.http).await;
+    for _ in 0..4 {
+        let reply = read(
+            sender
+                .send_request(grpc_request("grpc.example.com"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["body_len"], 10);
+    }
+    assert_eq!(grpc.hits(), 4);
+    proxy.shutdown().await;
+}
