@@ -22,7 +22,7 @@ use crate::upstream_tls::{self, TlsTarget};
 #[derive(Clone, Debug)]
 pub(crate) enum Transport {
     /// The pooled HTTP/1.x client (plain or TLS).
-    Http1(Client<Connector, Body>),
+    Http1(Box<Client<Connector, Body>>),
     /// The HTTP/2 pool, with the connector for new connections and the pool key of its TLS
     /// settings.
     H2 {
@@ -103,13 +103,13 @@ impl UpstreamClients {
         upstream: &UpstreamId,
     ) -> Result<(Transport, bool), ProxyError> {
         match protocol {
-            BackendProtocol::Http => Ok((Transport::Http1(self.http1.clone()), false)),
+            BackendProtocol::Http => Ok((Transport::Http1(Box::new(self.http1.clone())), false)),
             BackendProtocol::AutoHttp if client_scheme == Scheme::Http => {
-                Ok((Transport::Http1(self.http1.clone()), false))
+                Ok((Transport::Http1(Box::new(self.http1.clone())), false))
             }
             BackendProtocol::Https | BackendProtocol::AutoHttp => {
                 let entry = self.tls_entry(tls, upstream, false)?;
-                Ok((Transport::Http1(entry.1), true))
+                Ok((Transport::Http1(Box::new(entry.1)), true))
             }
             BackendProtocol::Grpc => Ok((
                 Transport::H2 {

@@ -87,7 +87,10 @@ pub(crate) async fn forward(
             .first()
             .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
     })?;
-    let (upstream, endpoints) = match live_endpoints(fx.generation, id) {
+    let Live {
+        upstream,
+        endpoints,
+    } = match live_endpoints(fx.generation, id) {
         Some(found) => found,
         None => {
             // `default-backend`: serves, with ingress-nginx's error headers, when the route's
@@ -243,14 +246,20 @@ pub(crate) async fn forward(
     }
 }
 
+/// An upstream with the endpoint list of this request.
+struct Live {
+    upstream: Arc<Upstream>,
+    endpoints: Arc<Vec<Arc<Endpoint>>>,
+}
+
 /// The upstream and its endpoints, when it has any.
-fn live_endpoints(
-    generation: &Generation,
-    id: &UpstreamId,
-) -> Option<(Arc<Upstream>, Arc<Vec<Arc<Endpoint>>>)> {
+fn live_endpoints(generation: &Generation, id: &UpstreamId) -> Option<Live> {
     let upstream = generation.upstreams.get(id)?;
     let endpoints = upstream.endpoints();
-    (!endpoints.is_empty()).then(|| (upstream.clone(), endpoints))
+    (!endpoints.is_empty()).then(|| Live {
+        upstream: upstream.clone(),
+        endpoints,
+    })
 }
 
 fn note_failure(endpoint: &Endpoint, error: &ProxyError) {

@@ -79,11 +79,10 @@ impl Vars<'_> {
             Variable::Args | Variable::QueryString => {
                 out.push_str(self.head.uri.query().unwrap_or(""));
             }
-            Variable::IsArgs => {
-                if self.head.uri.query().is_some_and(|q| !q.is_empty()) {
-                    out.push('?');
-                }
+            Variable::IsArgs if self.head.uri.query().is_some_and(|q| !q.is_empty()) => {
+                out.push('?');
             }
+            Variable::IsArgs => {}
             Variable::RequestMethod => out.push_str(ctx.method.as_str()),
             Variable::RemoteAddr => out.push_str(&ctx.client_ip().to_string()),
             Variable::ContentType => out.push_str(self.header(CONTENT_TYPE.as_str())),

@@ -250,6 +250,29 @@ fn processing_rows() -> Vec<Row> {
             get("unknown.example.com", "/x"),
             &[Status(200), Backend("errors")],
         ),
+        // An Ingress with only spec.defaultBackend becomes the catch-all.
+        row(
+            "docs/user-guide/default-backend.md",
+            "default-backend",
+            |w| {
+                app(w);
+                w.catch_all("fallback", "other");
+            },
+            get("unknown.example.com", "/x"),
+            &[Status(200), Backend("other")],
+        ),
+        // Two Ingresses with the same host and path: the oldest one wins.
+        row(
+            "docs/how-it-works.md",
+            "building-the-nginx-model",
+            |w| {
+                app(w).created("ing", 200);
+                w.ingress("older", Some("a.example.com"), &[("/", "other")])
+                    .created("older", 100);
+            },
+            get("a.example.com", "/"),
+            &[Status(200), Backend("other")],
+        ),
         // A Service without endpoints answers 503.
         row(
             ANN,
