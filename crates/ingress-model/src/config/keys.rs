@@ -180,25 +180,61 @@ const CLIENT: &[KeySpec] = &[
             Ok(())
         },
     ),
-    g("bind-address", Client, T3, Exact, bind),
-    g("bind-address-ipv4", Client, T3, Exact, bind),
-    g("bind-address-ipv6", Client, T3, Exact, bind),
-    g("disable-ipv6", Client, T3, Exact, |v, c| {
-        c.settings.client.disable_ipv6 = boolean(v)?;
-        Ok(())
-    }),
-    g("reuse-port", Client, T3, Exact, |v, c| {
-        c.settings.client.reuse_port = boolean(v)?;
-        Ok(())
-    }),
+    g(
+        "bind-address",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "bind-address-ipv4",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "bind-address-ipv6",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "disable-ipv6",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        |v, c| {
+            c.settings.client.disable_ipv6 = boolean(v)?;
+            Ok(())
+        },
+    ),
+    g(
+        "reuse-port",
+        Client,
+        T3,
+        NoEffect("each listener is one socket; there are no worker processes to share it"),
+        |v, c| {
+            c.settings.client.reuse_port = boolean(v)?;
+            Ok(())
+        },
+    ),
     g("server-tokens", Client, T3, Exact, |v, c| {
         c.settings.client.server_tokens = boolean(v)?;
         Ok(())
     }),
-    g("default-type", Client, T3, Exact, |v, c| {
-        c.settings.client.default_type = safe_text(v)?;
-        Ok(())
-    }),
+    g(
+        "default-type",
+        Client,
+        T3,
+        NoEffect("responses the proxy generates carry their own Content-Type"),
+        |v, c| {
+            c.settings.client.default_type = safe_text(v)?;
+            Ok(())
+        },
+    ),
 ];
 
 /// §2.2.
