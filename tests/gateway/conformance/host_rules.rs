@@ -80,6 +80,12 @@ async fn host_rules_route_exact_and_single_label_wildcard_hosts() {
     for (host, service) in cases {
         let reply = capture(&gw, "GET", host, "").await;
         match service {
+            // foo.bar.com has a TLS section: plain HTTP is redirected to HTTPS, as ingress-nginx
+            // does by default (annotations.md#server-side-https-enforcement-through-redirect).
+            Some(_) if host == "foo.bar.com" => {
+                assert_eq!(reply.status, 308, "{host}");
+                assert_eq!(reply.headers["location"], "https://foo.bar.com", "{host}");
+            }
             Some(service) => {
                 assert_eq!(reply.status, 200, "{host}");
                 assert_eq!(served_by(&reply), service, "{host}");

@@ -179,6 +179,7 @@ async fn proxy_protocol_v1_and_v2_set_the_client_ip_on_http() {
     assert_eq!(status, 200, "{v1}");
     let reply = Reply {
         status: http::StatusCode::OK,
+        version: http::Version::HTTP_11,
         headers: http::HeaderMap::new(),
         body: body.into(),
         trailers: None,
@@ -194,6 +195,7 @@ async fn proxy_protocol_v1_and_v2_set_the_client_ip_on_http() {
     assert_eq!(status, 200, "{v2}");
     let reply = Reply {
         status: http::StatusCode::OK,
+        version: http::Version::HTTP_11,
         headers: http::HeaderMap::new(),
         body: body.into(),
         trailers: None,
@@ -255,6 +257,7 @@ async fn untrusted_proxy_protocol_peers_keep_their_address() {
     assert_eq!(status, 200, "{v1}");
     let reply = Reply {
         status: http::StatusCode::OK,
+        version: http::Version::HTTP_11,
         headers: http::HeaderMap::new(),
         body: body.into(),
         trailers: None,
