@@ -19,6 +19,7 @@
 //! ```
 
 mod admin;
+mod attempt;
 mod body;
 mod client;
 mod client_cert;
@@ -34,6 +35,7 @@ mod forward;
 mod generation;
 mod h2_pool;
 mod handle;
+mod hop;
 mod hosts;
 mod intake;
 mod listener;
