@@ -207,6 +207,30 @@ fn processing_rows() -> Vec<Row> {
             get("a.example.com", "/"),
             &[Status(200)],
         ),
+        // nginx-internal ConfigMap keys are accepted with no effect and never fail.
+        row(
+            CM,
+            "worker-cpu-affinity",
+            |w| {
+                app(w);
+                w.configmap("worker-cpu-affinity", "auto")
+                    .configmap("map-hash-bucket-size", "128")
+                    .configmap("use-geoip2", "true");
+            },
+            get("a.example.com", "/"),
+            &[Status(200), Backend("app")],
+        ),
+        // An invalid ConfigMap value keeps the default instead of failing.
+        row(
+            CM,
+            "proxy-body-size",
+            |w| {
+                app(w);
+                w.configmap("proxy-body-size", "lots");
+            },
+            get("a.example.com", "/").method("POST").body(2048),
+            &[Status(200)],
+        ),
         // `annotation-value-word-blocklist`: a blocked word in any value rejects the Ingress.
         row(
             CM,
