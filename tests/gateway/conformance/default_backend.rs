@@ -33,9 +33,7 @@ async fn check_examples(gw: &Gateway) {
         assert_eq!(reply.status, 200, "{case}: {}", reply.text());
         assert_eq!(served_by(&reply), "echo-service", "{case}");
         assert_eq!(reply.version, http::Version::HTTP_11, "{case}");
-        // The feature also lists `Server`; ingress-nginx's default `server-tokens: "false"`
-        // removes it (configmap.md#server-tokens), and sluice does the same.
-        for header in ["content-length", "content-type", "date"] {
+        for header in ["content-length", "content-type", "date", "server"] {
             assert!(reply.headers.contains_key(header), "{case}: no {header}");
         }
         let json = reply.json();

@@ -221,10 +221,18 @@ const CLIENT: &[KeySpec] = &[
             Ok(())
         },
     ),
-    g("server-tokens", Client, T3, Exact, |v, c| {
-        c.settings.client.server_tokens = boolean(v)?;
-        Ok(())
-    }),
+    g(
+        "server-tokens",
+        Client,
+        T3,
+        Partial(
+            "false sends `Server: sluice` (ingress-nginx sends no Server header); true adds the version",
+        ),
+        |v, c| {
+            c.settings.client.server_tokens = boolean(v)?;
+            Ok(())
+        },
+    ),
     g(
         "default-type",
         Client,

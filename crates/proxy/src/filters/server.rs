@@ -1,7 +1,11 @@
-//! The `Server` header as ingress-nginx sends it: the upstream's is hidden (nginx's default
-//! `proxy_hide_header Server`) unless `allow-backend-server-header`, and the proxy's own is
-//! cleared (`more_clear_headers Server`) unless `server-tokens`, which names sluice and its
-//! version.
+//! The `Server` header: the upstream's is hidden (nginx's default `proxy_hide_header Server`)
+//! unless `allow-backend-server-header`, and the proxy sends its own: `sluice`, or
+//! `sluice/<version>` with `server-tokens: "true"`.
+//!
+//! Deliberate difference: ingress-nginx clears the header entirely by default
+//! (`more_clear_headers Server`). sluice always sends one, because the Ingress conformance suite
+//! requires a `Server` response header and nginx itself answers `Server: nginx` with
+//! `server_tokens off`; the version is never disclosed unless asked for.
 
 use http::HeaderValue;
 use http::header::SERVER;
@@ -10,6 +14,9 @@ use crate::filter::{Filter, RequestContext};
 
 /// The proxy's `Server` value with `server-tokens: "true"`.
 const SERVER_TOKEN: &str = concat!("sluice/", env!("CARGO_PKG_VERSION"));
+
+/// The proxy's `Server` value by default (no version).
+const SERVER_NAME: &str = "sluice";
 
 /// Applies `server-tokens` and `allow-backend-server-header`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,10 +31,11 @@ impl Filter for ServerHeader {
         if keep_backend {
             return;
         }
-        res.headers.remove(SERVER);
-        if settings.client.server_tokens {
-            res.headers
-                .insert(SERVER, HeaderValue::from_static(SERVER_TOKEN));
-        }
+        let value = if settings.client.server_tokens {
+            SERVER_TOKEN
+        } else {
+            SERVER_NAME
+        };
+        res.headers.insert(SERVER, HeaderValue::from_static(value));
     }
 }

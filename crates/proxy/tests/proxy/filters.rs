@@ -117,7 +117,7 @@ async fn filter_hooks_run_and_logging_sees_the_finished_exchange() {
     assert_eq!(blocked.status, 403);
     assert_eq!(blocked.text(), "blocked by filter");
     assert_eq!(blocked.headers["x-response-hook"], "1");
-    assert!(!blocked.headers.contains_key("server"));
+    assert_eq!(blocked.headers["server"], "sluice");
     assert_eq!(echo.hits(), 1);
 
     let missing = request(

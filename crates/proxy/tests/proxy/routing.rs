@@ -43,7 +43,7 @@ async fn routes_by_host_and_path_and_answers_404_otherwise() {
     let missing = go("unknown.example.com", "/").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.text(), "404 Not Found: default backend\n");
-    assert!(!missing.headers.contains_key("server"));
+    assert_eq!(missing.headers["server"], "sluice");
     proxy.shutdown().await;
 }
 
