@@ -1,6 +1,7 @@
 //! The admin listener: `/healthz` (the process runs), `/readyz` (a table is applied and the
-//! proxy is not draining), `/debug/routes` (the live table as JSON) and `/metrics` through a
-//! pluggable exporter.
+//! proxy is not draining), `/debug/routes` (the live table as JSON), `/debug/config` (the live
+//! ConfigMap settings and the published per-key report) and `/metrics` through a pluggable
+//! exporter. Everything here is read-only.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -90,6 +91,13 @@ fn respond(
             Err(error) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("cannot serialise the route table: {error}\n"),
+            ),
+        },
+        "/debug/config" => match serde_json::to_vec_pretty(&handle.config_report()) {
+            Ok(json) => with_type(StatusCode::OK, "application/json", json),
+            Err(error) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot serialise the configuration: {error}\n"),
             ),
         },
         "/metrics" => match metrics {

@@ -172,7 +172,7 @@ impl Attempt<'_> {
                         }
                     }
                 }
-                self.progress.touch();
+                self.progress.connected();
                 self.wait(response, |e| self.hyper_error(e)).await
             }
             Transport::H2 { connector, key } => {
@@ -180,7 +180,7 @@ impl Attempt<'_> {
                     Some(sender) => sender,
                     None => self.h2_sender(connector, *key).await?,
                 };
-                self.progress.touch();
+                self.progress.connected();
                 let response = sender.send_request(request);
                 self.wait(response, |e| self.hyper_error(e)).await
             }

@@ -114,6 +114,8 @@ impl ClientFailure {
 pub(crate) struct Progress {
     start: Instant,
     last_activity_ms: AtomicU64,
+    /// Microseconds from `start` to the last attempt's connection (`u64::MAX`: none yet).
+    connected_us: AtomicU64,
     request_done: AtomicBool,
     client_failure: OnceLock<ClientFailure>,
 }
@@ -124,6 +126,7 @@ impl Progress {
         Self {
             start: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
+            connected_us: AtomicU64::new(u64::MAX),
             request_done: AtomicBool::new(done),
             client_failure: OnceLock::new(),
         }
@@ -133,6 +136,21 @@ impl Progress {
     pub fn touch(&self) {
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_activity_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Records that the current attempt has a connection (new or pooled); counts as activity.
+    pub fn connected(&self) {
+        let us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+        self.connected_us.store(us, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// When the last attempt got its connection.
+    pub fn connected_at(&self) -> Option<Instant> {
+        match self.connected_us.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            us => Some(self.start + Duration::from_micros(us)),
+        }
     }
 
     /// When data last moved.

@@ -3,7 +3,7 @@
 //! HTTP/2 pool for `GRPC` (h2c) and `GRPCS`. Generations share them while the settings stay the
 //! same, so keep-alive connections survive table changes. Pools are keyed by endpoint address.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper_util::client::legacy::Client;
@@ -16,6 +16,7 @@ use crate::connector::Connector;
 use crate::error::ProxyError;
 use crate::filter::Scheme;
 use crate::h2_pool::H2Pool;
+use crate::stats::UpstreamConnections;
 use crate::upstream_tls::{self, TlsTarget};
 
 /// How a request reaches its upstream.
@@ -55,6 +56,7 @@ struct TlsEntry {
 /// The upstream clients of one proxy and one set of keep-alive settings.
 pub(crate) struct UpstreamClients {
     settings: UpstreamSettings,
+    connections: Arc<UpstreamConnections>,
     http1: Client<Connector, Body>,
     tls: Mutex<Vec<TlsEntry>>,
     h2: H2Pool,
@@ -69,11 +71,12 @@ impl std::fmt::Debug for UpstreamClients {
 }
 
 impl UpstreamClients {
-    /// Clients for these keep-alive settings.
-    pub fn new(settings: &UpstreamSettings) -> Self {
+    /// Clients for these keep-alive settings; new connections are counted in `connections`.
+    pub fn new(settings: &UpstreamSettings, connections: Arc<UpstreamConnections>) -> Self {
         Self {
             settings: settings.clone(),
-            http1: pooled(settings, Connector::plain()),
+            http1: pooled(settings, Connector::plain().counted(&connections)),
+            connections,
             tls: Mutex::new(Vec::new()),
             h2: H2Pool::default(),
         }
@@ -86,6 +89,11 @@ impl UpstreamClients {
             time: Duration::from_millis(self.settings.keepalive_time_ms),
             disabled: self.settings.keepalive_connections == 0,
         }
+    }
+
+    /// Upstream connections opened and open, per endpoint address.
+    pub fn connections(&self) -> &Arc<UpstreamConnections> {
+        &self.connections
     }
 
     /// The HTTP/2 pool.
@@ -113,7 +121,7 @@ impl UpstreamClients {
             }
             BackendProtocol::Grpc => Ok((
                 Transport::H2 {
-                    connector: Connector::plain(),
+                    connector: Connector::plain().counted(&self.connections),
                     key: 0,
                 },
                 false,
@@ -150,7 +158,7 @@ impl UpstreamClients {
             config: upstream_tls::client_config(tls, alpn)?,
             server_name: upstream_tls::server_name(tls, &name)?,
         };
-        let connector = Connector::tls(target);
+        let connector = Connector::tls(target).counted(&self.connections);
         let client = pooled(&self.settings, connector.clone());
         entries.push(TlsEntry {
             tls: tls.cloned(),

@@ -10,6 +10,7 @@ use crate::admin::MetricsExporter;
 use crate::error::ProxyError;
 use crate::filter::Filter;
 use crate::proxy::Proxy;
+use crate::telemetry::Telemetry;
 
 /// The environment variable that overrides the worker thread count.
 pub const WORKER_THREADS_ENV: &str = "SLUICE_WORKER_THREADS";
@@ -28,6 +29,7 @@ pub(crate) struct Config {
     pub drain: Duration,
     pub shutdown_timeout: Duration,
     pub metrics: Option<Arc<dyn MetricsExporter>>,
+    pub telemetry: Option<Telemetry>,
 }
 
 /// Builds a [`Proxy`]; see [`Proxy::builder`].
@@ -47,6 +49,7 @@ impl Default for ProxyBuilder {
                 drain: DEFAULT_DRAIN,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 metrics: None,
+                telemetry: None,
             },
         }
     }
@@ -105,6 +108,15 @@ impl ProxyBuilder {
     /// Serves `/metrics` on the admin listener with this exporter.
     pub fn metrics(mut self, exporter: Arc<dyn MetricsExporter>) -> Self {
         self.config.metrics = Some(exporter);
+        self
+    }
+
+    /// Installs metrics, access log and trace context: the telemetry filter runs before every
+    /// other filter, `/metrics` serves its metrics, and applied tables update them.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.config.filters.insert(0, telemetry.filter());
+        self.config.metrics = Some(Arc::new(telemetry.clone()));
+        self.config.telemetry = Some(telemetry);
         self
     }
 

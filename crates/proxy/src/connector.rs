@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::error::BoxError;
+use crate::stats::{UpstreamConnections, UpstreamOpen};
 use crate::upstream_tls::TlsTarget;
 
 /// How much one upstream connection has been used.
@@ -52,17 +53,30 @@ impl ConnUse {
 #[derive(Clone, Debug)]
 pub(crate) struct Connector {
     tls: Option<TlsTarget>,
+    connections: Option<Arc<UpstreamConnections>>,
 }
 
 impl Connector {
     /// A connector for plain TCP.
     pub fn plain() -> Self {
-        Self { tls: None }
+        Self {
+            tls: None,
+            connections: None,
+        }
     }
 
     /// A connector that speaks TLS on every connection.
     pub fn tls(target: TlsTarget) -> Self {
-        Self { tls: Some(target) }
+        Self {
+            tls: Some(target),
+            connections: None,
+        }
+    }
+
+    /// Counts the connections it opens (per endpoint address, for `/metrics`).
+    pub fn counted(mut self, connections: &Arc<UpstreamConnections>) -> Self {
+        self.connections = Some(connections.clone());
+        self
     }
 
     /// Opens a connection to `addr`.
@@ -81,6 +95,7 @@ impl Connector {
         Ok(UpstreamIo {
             io: TokioIo::new(stream),
             usage: ConnUse::new(),
+            _open: self.connections.as_ref().map(|c| c.opened(addr)),
         })
     }
 }
@@ -184,6 +199,8 @@ impl AsyncWrite for Stream {
 pub(crate) struct UpstreamIo {
     io: TokioIo<Stream>,
     usage: Arc<ConnUse>,
+    /// Keeps the connection counted as open.
+    _open: Option<UpstreamOpen>,
 }
 
 impl hyper::rt::Read for UpstreamIo {

@@ -91,6 +91,62 @@ pub struct Failure {
     pub message: String,
 }
 
+/// When the upstream phases of a request happened (the last attempt's connection; the first
+/// attempt's start, so retries count in the upstream time as in nginx's sums).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamTiming {
+    /// When forwarding began (before the first connection attempt).
+    pub start: Option<Instant>,
+    /// When the attempt that answered had its connection (pooled or new).
+    pub connected: Option<Instant>,
+    /// When the upstream's response head arrived.
+    pub header: Option<Instant>,
+}
+
+/// Something a filter did to a request, recorded with [`RequestContext::mark`] so the metrics
+/// can count it (`sluice_requests_rejected_total{reason}`) without filters knowing about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mark {
+    /// Refused by a request-rate limit (`limit-rps`, `limit-rpm`): reason `rate_limit`.
+    RateLimited,
+    /// Refused by a connection limit (`limit-connections`): reason `connection_limit`.
+    ConnectionLimited,
+    /// Refused by an IP allow or deny list (or a global block): reason `access_list`.
+    AccessDenied,
+    /// Refused by basic or external authentication: reason `auth`.
+    AuthRejected,
+}
+
+impl Mark {
+    /// Every mark, in bit order.
+    pub const ALL: [Mark; 4] = [
+        Mark::RateLimited,
+        Mark::ConnectionLimited,
+        Mark::AccessDenied,
+        Mark::AuthRejected,
+    ];
+
+    /// The `reason` label value.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limit",
+            Self::ConnectionLimited => "connection_limit",
+            Self::AccessDenied => "access_list",
+            Self::AuthRejected => "auth",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::RateLimited => 1,
+            Self::ConnectionLimited => 2,
+            Self::AccessDenied => 4,
+            Self::AuthRejected => 8,
+        }
+    }
+}
+
 /// Everything known about one request, passed to every hook.
 #[derive(Debug)]
 pub struct RequestContext {
@@ -122,7 +178,14 @@ pub struct RequestContext {
     pub failure: Option<Failure>,
     /// Whether the response body was sent to its end (false when aborted).
     pub completed: bool,
+    /// When the upstream phases happened, if the request was forwarded.
+    pub upstream_timing: UpstreamTiming,
+    /// The status of the upstream's response, when one arrived.
+    pub upstream_status: Option<StatusCode>,
+    marks: u8,
     traffic: Arc<Traffic>,
+    /// What the telemetry filter captured from the request head.
+    pub(crate) observed: crate::telemetry::Observed,
     /// The generation serving the request (settings, hosts, compiled rules).
     pub(crate) generation: Option<Arc<Generation>>,
     /// The virtual host of the request host.
@@ -165,7 +228,11 @@ impl RequestContext {
             request_id: String::new(),
             failure: None,
             completed: false,
+            upstream_timing: UpstreamTiming::default(),
+            upstream_status: None,
+            marks: 0,
             traffic: Arc::default(),
+            observed: crate::telemetry::Observed::default(),
             generation: None,
             vhost: None,
             client: ClientOrigin {
@@ -184,6 +251,16 @@ impl RequestContext {
             cors_origin: None,
             source_allowed: None,
         }
+    }
+
+    /// Records that a filter did something metrics count (rate limiting, access denial, …).
+    pub fn mark(&mut self, mark: Mark) {
+        self.marks |= mark.bit();
+    }
+
+    /// Whether [`RequestContext::mark`] recorded `mark`.
+    pub fn is_marked(&self, mark: Mark) -> bool {
+        self.marks & mark.bit() != 0
     }
 
     /// With `satisfy: any` and authentication configured, the IP allow/deny lists do not

@@ -151,6 +151,7 @@ pub(crate) async fn forward(
     let header_limit = policy.response_buffering.header_bytes;
     let mut tried: Vec<SocketAddr> = Vec::new();
     let deadline = plan.budget.map(|budget| Instant::now() + budget);
+    ctx.upstream_timing.start = Some(std::time::Instant::now());
     loop {
         let endpoint = upstream
             .pick(&endpoints, &tried)
@@ -209,6 +210,9 @@ pub(crate) async fn forward(
                     continue;
                 }
                 ctx.from_upstream = true;
+                ctx.upstream_timing.connected = progress.connected_at();
+                ctx.upstream_timing.header = Some(std::time::Instant::now());
+                ctx.upstream_status = Some(response.status());
                 return finish_response(response, upgrade, endpoint.addr, limits);
             }
             Err(error) => {

@@ -72,7 +72,7 @@ impl Generation {
             ),
             blocking: Arc::new(BlockRules::compile(&settings.blocking)),
             rewrites: Arc::default(),
-            clients: Arc::new(UpstreamClients::new(&settings.upstream)),
+            clients: Arc::new(UpstreamClients::new(&settings.upstream, Arc::default())),
             certificates,
             table: Arc::new(table),
         })
@@ -154,7 +154,11 @@ impl Generation {
         let clients = if settings.upstream == previous.settings().upstream {
             previous.clients.clone()
         } else {
-            Arc::new(UpstreamClients::new(&settings.upstream))
+            // Connection counts outlive the clients: they are per endpoint address.
+            Arc::new(UpstreamClients::new(
+                &settings.upstream,
+                previous.clients.connections().clone(),
+            ))
         };
         let rewrites = Arc::new(rewrite_regexes(&table.routes));
         let default_spec = UpstreamSpec::default();

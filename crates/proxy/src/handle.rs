@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{Plan, RouteTable, diff};
 
 use crate::error::ProxyError;
 use crate::generation::Generation;
+use crate::stats::Stats;
+use crate::telemetry::Telemetry;
 
 /// A cloneable handle to a proxy's live state.
 #[derive(Clone, Debug)]
@@ -51,6 +53,12 @@ pub(crate) struct Shared {
     pub fallback_certificate: Arc<CertifiedKey>,
     /// Counter for the weighted choice between a route's backends.
     pub backend_cursor: AtomicUsize,
+    /// Connection and request counters.
+    pub stats: Stats,
+    /// Metrics and access log, when installed.
+    pub telemetry: Option<Telemetry>,
+    /// The ConfigMap report `/debug/config` shows, as the embedder published it.
+    pub config_report: ArcSwapOption<serde_json::Value>,
     writer: Mutex<()>,
     rebuilds: AtomicU64,
     endpoint_updates: AtomicU64,
@@ -70,13 +78,19 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// State serving an empty table.
-    pub fn new(fallback_certificate: Arc<CertifiedKey>) -> Result<Self, ProxyError> {
+    /// State serving an empty table, reporting to `telemetry`.
+    pub fn new(
+        fallback_certificate: Arc<CertifiedKey>,
+        telemetry: Option<Telemetry>,
+    ) -> Result<Self, ProxyError> {
         let generation = Generation::empty(fallback_certificate.clone())?;
         Ok(Self {
             generation: ArcSwap::from_pointee(generation),
             fallback_certificate,
             backend_cursor: AtomicUsize::new(0),
+            stats: Stats::default(),
+            telemetry,
+            config_report: ArcSwapOption::empty(),
             writer: Mutex::new(()),
             rebuilds: AtomicU64::new(0),
             endpoint_updates: AtomicU64::new(0),
@@ -130,17 +144,42 @@ impl Handle {
                 }
             }
             Plan::Rebuild => {
-                let next = Generation::rebuild(table, &current, &self.shared.fallback_certificate)?;
+                let next = Generation::rebuild(table, &current, &self.shared.fallback_certificate)
+                    .inspect_err(|_| {
+                        if let Some(telemetry) = &self.shared.telemetry {
+                            telemetry.apply_failed();
+                        }
+                    })?;
                 self.shared.generation.store(Arc::new(next));
                 self.shared.rebuilds.fetch_add(1, Ordering::Relaxed);
                 Change::Rebuild
             }
         };
         self.shared.applied.store(true, Ordering::SeqCst);
-        Ok(ApplyOutcome {
-            change,
-            elapsed: start.elapsed(),
-        })
+        let elapsed = start.elapsed();
+        if let Some(telemetry) = &self.shared.telemetry {
+            telemetry.applied(&self.shared.generation.load().table, change, elapsed);
+        }
+        Ok(ApplyOutcome { change, elapsed })
+    }
+
+    /// Publishes the ConfigMap report `/debug/config` shows next to the live settings (the
+    /// proxy does not see the ConfigMap itself; the binary publishes
+    /// `sluice_ingress_model::config::report`).
+    pub fn publish_config_report(&self, report: serde_json::Value) {
+        self.shared.config_report.store(Some(Arc::new(report)));
+    }
+
+    /// What `/debug/config` serves: the live table's settings and the published report.
+    pub fn config_report(&self) -> serde_json::Value {
+        let settings =
+            serde_json::to_value(&self.table().routes.settings).unwrap_or(serde_json::Value::Null);
+        let keys = self
+            .shared
+            .config_report
+            .load_full()
+            .map_or(serde_json::Value::Null, |r| (*r).clone());
+        serde_json::json!({ "settings": settings, "keys": keys })
     }
 
     /// How many applies compiled a new router.

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access_log;
 mod admin;
 mod attempt;
 mod body;
@@ -39,11 +40,14 @@ mod hop;
 mod hosts;
 mod intake;
 mod listener;
+pub mod metrics;
 mod proxy;
 pub mod proxy_protocol;
 mod request_body;
 mod service;
 mod shutdown;
+mod stats;
+pub mod telemetry;
 mod tls;
 mod tls_config;
 mod upstream;
@@ -56,8 +60,11 @@ pub use config::{
     DEFAULT_DRAIN, DEFAULT_SHUTDOWN_TIMEOUT, ProxyBuilder, WORKER_THREADS_ENV, worker_threads,
 };
 pub use error::{ErrorSource, ProxyError};
-pub use filter::{Connection, Failure, Filter, Flow, RequestContext, Scheme};
+pub use filter::{
+    Connection, Failure, Filter, Flow, Mark, RequestContext, Scheme, UpstreamTiming,
+};
 pub use handle::{ApplyOutcome, Change, Handle};
 pub use proxy::Proxy;
 pub use shutdown::{Bound, ShutdownReport};
+pub use telemetry::{Telemetry, TelemetryBuilder};
 pub use tls::SELF_SIGNED_COMMON_NAME;

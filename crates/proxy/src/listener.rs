@@ -22,6 +22,7 @@ use crate::client_cert::TlsSession;
 use crate::connection::{ConnInfo, ConnState, Prefixed, read_proxy_header};
 use crate::filter::{Connection, Scheme};
 use crate::service::Pipeline;
+use crate::stats::ConnectionStats;
 
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +35,8 @@ pub(crate) struct Listener {
     pub tcp: TcpListener,
     /// `Https` for the TLS listener.
     pub scheme: Scheme,
+    /// Counts accepted and open connections.
+    pub stats: Arc<ConnectionStats>,
 }
 
 /// Tracks open connections for graceful shutdown: connections watch `stop` and hold a sender
@@ -134,6 +137,7 @@ pub(crate) async fn accept_loop(
                     port,
                 };
                 tokio::spawn(serve_connection(
+                    listener.stats.clone(),
                     stream,
                     connection,
                     pipeline.clone(),
@@ -150,11 +154,13 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(
+    stats: Arc<ConnectionStats>,
     mut stream: TcpStream,
     connection: Connection,
     pipeline: Arc<Pipeline>,
     watch: DrainWatch,
 ) {
+    let _open = stats.accepted();
     let generation = pipeline.generation();
     let client = generation.settings().client.clone();
     let mut info = ConnInfo::default();

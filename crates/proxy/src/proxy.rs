@@ -37,7 +37,13 @@ impl Proxy {
     }
 
     pub(crate) fn from_config(config: Config) -> Result<Self, ProxyError> {
-        let shared = Arc::new(Shared::new(crate::tls::self_signed()?)?);
+        let shared = Arc::new(Shared::new(
+            crate::tls::self_signed()?,
+            config.telemetry.clone(),
+        )?);
+        if let Some(telemetry) = &config.telemetry {
+            telemetry.attach(&shared);
+        }
         Ok(Self {
             config,
             handle: Handle::new(shared),
@@ -56,6 +62,7 @@ impl Proxy {
             Some(addr) => Some(Listener {
                 tcp: bind(addr).await?,
                 scheme: Scheme::Http,
+                stats: shared.stats.connections.clone(),
             }),
             None => None,
         };
@@ -63,6 +70,7 @@ impl Proxy {
             Some(addr) => Some(Listener {
                 tcp: bind(addr).await?,
                 scheme: Scheme::Https,
+                stats: shared.stats.connections.clone(),
             }),
             None => None,
         };

@@ -71,14 +71,14 @@ pub(super) const LOGGING: &[KeySpec] = &[
     ignored("enable-syslog", Logging, T3, NO_SYSLOG),
     ignored("syslog-host", Logging, T3, NO_SYSLOG),
     ignored("syslog-port", Logging, T3, NO_SYSLOG),
-    ann("enable-opentelemetry", Logging, T3, "enable-opentelemetry").with(NO_OTEL),
+    ann("enable-opentelemetry", Logging, T3, "enable-opentelemetry").with(OTEL_CONTEXT),
     ann(
         "opentelemetry-trust-incoming-span",
         Logging,
         T3,
         "opentelemetry-trust-incoming-span",
     )
-    .with(NO_OTEL),
+    .with(OTEL_CONTEXT),
     ann(
         "opentelemetry-operation-name",
         Logging,
@@ -102,6 +102,9 @@ const NO_STREAM: Status = NoEffect("sluice has no TCP/UDP stream proxy yet");
 const TO_STDOUT: Status = NoEffect("logs go to standard output");
 const NO_SYSLOG: Status = NoEffect("sluice has no syslog output");
 const NO_OTEL: Status = NoEffect("sluice does not export OpenTelemetry traces yet");
+const OTEL_CONTEXT: Status = Partial(
+    "a W3C traceparent is started (or kept) and passed upstream and to the access log; spans are not exported",
+);
 
 /// §2.7.
 pub(super) const COMPRESSION: &[KeySpec] = &[

@@ -8,12 +8,14 @@
 //! anything.
 
 mod keys;
+mod report;
 mod tls;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use report::{KeyReport, report};
 pub use tls::{default_ciphers, map_ciphers, map_curves, map_protocols};
 
 use crate::annotations::{Draft, Status, Tier};

@@ -397,15 +397,25 @@ pub struct Mirror {
     pub request_body: bool,
 }
 
-/// Access-log switches of a route.
+/// Access-log and tracing switches of a route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Logging {
     /// `enable-access-log`.
     pub access_log: bool,
+    /// `enable-opentelemetry` (annotation, or the ConfigMap key of the same name): start a W3C
+    /// trace context (`traceparent`) for requests that arrive without one.
+    pub opentelemetry: bool,
+    /// `opentelemetry-trust-incoming-span`: keep an incoming `traceparent` as the parent; when
+    /// false, a request with tracing on gets a new trace even if it carried one.
+    pub trust_incoming_span: bool,
 }
 
 impl Default for Logging {
     fn default() -> Self {
-        Self { access_log: true }
+        Self {
+            access_log: true,
+            opentelemetry: false,
+            trust_incoming_span: true,
+        }
     }
 }

@@ -154,6 +154,7 @@ impl Filter for AccessLists {
         }
         if denied {
             tracing::debug!(client = %ip, host = %ctx.host, path = %ctx.path, "access forbidden by rule");
+            ctx.mark(crate::filter::Mark::AccessDenied);
             return Flow::Respond(page(StatusCode::FORBIDDEN));
         }
         Flow::Continue

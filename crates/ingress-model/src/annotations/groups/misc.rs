@@ -4,7 +4,7 @@
 use super::{a, object_ref, token};
 use crate::annotations::Group::{Affinity, Headers, Mirror, Misc, Removed, Snippet};
 use crate::annotations::Scope::{Ingress, Location};
-use crate::annotations::Status::{Exact, NoEffect, Refused};
+use crate::annotations::Status::{Exact, NoEffect, Partial, Refused};
 use crate::annotations::Tier::{Refuse, T1, T2, T3};
 use crate::annotations::{AnnotationSpec, Group, Scope, Status, Tier};
 use crate::policy::RiskLevel::{self, Critical, High, Low, Medium};
@@ -239,6 +239,9 @@ pub(super) const MIRROR: &[AnnotationSpec] = &[
 ];
 
 const NO_OTEL: Status = NoEffect("sluice does not export OpenTelemetry traces yet");
+const OTEL_CONTEXT: Status = Partial(
+    "a W3C traceparent is started (or kept) and passed upstream and to the access log; spans are not exported",
+);
 const NO_MODSEC: Status = NoEffect("ModSecurity is not available in sluice");
 
 /// §1.13.
@@ -270,8 +273,11 @@ pub(super) const MISC: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        NO_OTEL,
-        |v, _| boolean(v).map(drop),
+        OTEL_CONTEXT,
+        |v, d| {
+            d.policy.logging.opentelemetry = boolean(v)?;
+            Ok(())
+        },
     ),
     a(
         "opentelemetry-trust-incoming-span",
@@ -279,8 +285,11 @@ pub(super) const MISC: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        NO_OTEL,
-        |v, _| boolean(v).map(drop),
+        OTEL_CONTEXT,
+        |v, d| {
+            d.policy.logging.trust_incoming_span = boolean(v)?;
+            Ok(())
+        },
     ),
     a(
         "opentelemetry-operation-name",

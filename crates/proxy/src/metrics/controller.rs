@@ -1,0 +1,463 @@
+//! Controller metrics: reloads (`config_hash`, `config_last_reload_successful[_timestamp_seconds]`,
+//! `success`, `errors`), certificate expiry, orphan Ingresses, leader election and build info,
+//! plus sluice's own table metrics (rebuilds versus endpoint-only updates, build and swap
+//! times, routes, hosts and upstreams, diagnostics). Updated when a table is built or applied,
+//! never on the request path.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use sluice_ingress_model::{
+    Action, Built, DiagnosticKind, Kind, ObjectKey, RouteTable, Severity, VirtualHost,
+};
+
+use super::histogram::{APPLY_BUCKETS, AtomicHistogram};
+use super::labels::encode_pair;
+
+/// Reload and table state.
+#[derive(Debug)]
+pub struct ControllerMetrics {
+    reloads: AtomicU64,
+    reload_errors: AtomicU64,
+    endpoint_updates: AtomicU64,
+    unchanged: AtomicU64,
+    build_seconds: AtomicHistogram,
+    swap_seconds: AtomicHistogram,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    hash: f64,
+    last_ok: Option<bool>,
+    last_ok_timestamp: f64,
+    hosts: u64,
+    routes: u64,
+    upstreams: u64,
+    upstreams_without_endpoints: u64,
+    certificates: Vec<CertificateExpiry>,
+    orphans: BTreeMap<(String, String, &'static str), ()>,
+    diagnostics: BTreeMap<&'static str, u64>,
+    leader: BTreeMap<String, bool>,
+}
+
+/// One served host's certificate.
+#[derive(Clone, Debug, PartialEq)]
+struct CertificateExpiry {
+    host: String,
+    secret: ObjectKey,
+    not_after: i64,
+}
+
+/// The constant identity of this controller, written as labels of some families.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    /// `controller_namespace`.
+    pub namespace: String,
+    /// `controller_class`.
+    pub class: String,
+    /// Release (version).
+    pub release: String,
+    /// Build (commit), if known.
+    pub build: String,
+    /// Repository.
+    pub repository: String,
+}
+
+impl ControllerMetrics {
+    /// Nothing applied yet.
+    pub fn new() -> Self {
+        Self {
+            reloads: AtomicU64::new(0),
+            reload_errors: AtomicU64::new(0),
+            endpoint_updates: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+            build_seconds: AtomicHistogram::new(APPLY_BUCKETS),
+            swap_seconds: AtomicHistogram::new(APPLY_BUCKETS),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A table was built: build time, diagnostics by severity and orphan Ingresses.
+    pub fn built(&self, built: &Built, elapsed: Duration) {
+        self.build_seconds.observe(elapsed.as_secs_f64());
+        let mut diagnostics = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);
+        let mut orphans = BTreeMap::new();
+        for d in &built.diagnostics {
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            };
+            *diagnostics.entry(severity).or_insert(0) += 1;
+            if d.object.kind == Kind::Ingress
+                && matches!(
+                    d.kind,
+                    DiagnosticKind::ServiceNotFound(_) | DiagnosticKind::ExternalNameService(_)
+                )
+            {
+                let key = &d.object.key;
+                orphans.insert((key.namespace.clone(), key.name.clone(), "no-service"), ());
+            }
+        }
+        for (ingress, _) in ingresses_without_endpoints(&built.table) {
+            let key = (
+                ingress.namespace.clone(),
+                ingress.name.clone(),
+                "no-service",
+            );
+            if !orphans.contains_key(&key) {
+                orphans.insert((key.0, key.1, "no-endpoint"), ());
+            }
+        }
+        let mut state = self.state();
+        state.diagnostics = diagnostics;
+        state.orphans = orphans;
+    }
+
+    /// A table was applied by rebuilding the router (an ingress-nginx reload).
+    pub fn reloaded(&self, table: &RouteTable, swap: Duration, now_unix: f64) {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.swap_seconds.observe(swap.as_secs_f64());
+        let mut state = self.state();
+        state.hash = config_hash(table);
+        state.last_ok = Some(true);
+        state.last_ok_timestamp = now_unix;
+        describe(&mut state, table);
+    }
+
+    /// A table was applied by swapping endpoint sets only.
+    pub fn endpoints_updated(&self, table: &RouteTable, swap: Duration) {
+        self.endpoint_updates.fetch_add(1, Ordering::Relaxed);
+        self.swap_seconds.observe(swap.as_secs_f64());
+        describe(&mut self.state(), table);
+    }
+
+    /// A table equal to the live one was applied.
+    pub fn unchanged(&self) {
+        self.unchanged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Applying a table failed; the previous one keeps serving.
+    pub fn reload_failed(&self) {
+        self.reload_errors.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.state();
+        state.last_ok = Some(false);
+        state.hash = 0.0;
+    }
+
+    /// Leader election state of a lease.
+    pub fn set_leader(&self, lease: &str, leading: bool) {
+        self.state().leader.insert(lease.to_owned(), leading);
+    }
+
+    /// Encodes the ingress-nginx controller families (prefix `nginx_ingress_controller`).
+    pub fn encode_ingress_nginx(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        identity: &Identity,
+    ) -> Result<(), std::fmt::Error> {
+        let state = self.state();
+        gauge(
+            encoder,
+            "config_hash",
+            "Running configuration hash actually running",
+            state.hash,
+        )?;
+        if let Some(ok) = state.last_ok {
+            gauge(
+                encoder,
+                "config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful",
+                u64::from(ok),
+            )?;
+        }
+        gauge(
+            encoder,
+            "config_last_reload_successful_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            state.last_ok_timestamp,
+        )?;
+        untyped(
+            encoder,
+            "success",
+            "Cumulative number of Ingress controller reload operations",
+            self.reloads.load(Ordering::Relaxed),
+        )?;
+        untyped(
+            encoder,
+            "errors",
+            "Cumulative number of Ingress controller errors during reload operations",
+            self.reload_errors.load(Ordering::Relaxed),
+        )?;
+        let mut metric = encoder.encode_descriptor(
+            "ssl_expire_time_seconds",
+            "Number of seconds since 1970 to the SSL Certificate expire",
+            None,
+            MetricType::Gauge,
+        )?;
+        for cert in &state.certificates {
+            let labels = SslLabels { identity, cert };
+            metric
+                .encode_family(&labels)?
+                .encode_gauge(&cert.not_after)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "orphan_ingress",
+            "Gauge reporting status of orphaned ingresses (no-service or no-endpoint)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (namespace, ingress, kind) in state.orphans.keys() {
+            let labels = [
+                ("namespace", namespace.as_str()),
+                ("ingress", ingress.as_str()),
+                ("type", kind),
+            ];
+            metric.encode_family(&labels)?.encode_gauge(&1u64)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "leader_election_status",
+            "Gauge reporting status of the leader election, 0 indicates follower, 1 indicates leader",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (lease, leading) in &state.leader {
+            metric
+                .encode_family(&[("name", lease.as_str())])?
+                .encode_gauge(&u64::from(*leading))?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "build_info",
+            "A metric with a constant '1' labeled with information about the build",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [
+            ("release", identity.release.as_str()),
+            ("build", identity.build.as_str()),
+            ("repository", identity.repository.as_str()),
+        ];
+        metric.encode_family(&labels)?.encode_gauge(&1u64)
+    }
+
+    /// Encodes sluice's own table families (prefix `sluice`).
+    pub fn encode_sluice(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            "config_applies",
+            "Tables applied, by what applying did: rebuild (new router), endpoints (endpoint sets swapped in place), unchanged",
+            None,
+            MetricType::Counter,
+        )?;
+        for (change, count) in [
+            ("rebuild", &self.reloads),
+            ("endpoints", &self.endpoint_updates),
+            ("unchanged", &self.unchanged),
+        ] {
+            metric
+                .encode_family(&[("change", change)])?
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                    &count.load(Ordering::Relaxed),
+                    None,
+                )?;
+        }
+        counter(
+            encoder,
+            "config_apply_errors",
+            "Tables the proxy refused to apply (the previous table kept serving)",
+            self.reload_errors.load(Ordering::Relaxed),
+        )?;
+        let metric = encoder.encode_descriptor(
+            "table_build_duration_seconds",
+            "Time to build a route table from the objects",
+            None,
+            MetricType::Histogram,
+        )?;
+        self.build_seconds.encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "table_swap_duration_seconds",
+            "Time to apply a changed table (router compile and swap, or endpoint swap)",
+            None,
+            MetricType::Histogram,
+        )?;
+        self.swap_seconds.encode(metric)?;
+        let state = self.state();
+        gauge(
+            encoder,
+            "hosts",
+            "Virtual hosts in the live table",
+            state.hosts,
+        )?;
+        gauge(encoder, "routes", "Routes in the live table", state.routes)?;
+        gauge(
+            encoder,
+            "upstreams",
+            "Upstreams (Service ports) in the live table",
+            state.upstreams,
+        )?;
+        gauge(
+            encoder,
+            "upstreams_without_endpoints",
+            "Upstreams in the live table without any ready endpoint (their routes answer 503)",
+            state.upstreams_without_endpoints,
+        )?;
+        let mut metric = encoder.encode_descriptor(
+            "config_diagnostics",
+            "Diagnostics of the last built table, by severity",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (severity, count) in &state.diagnostics {
+            metric
+                .encode_family(&[("severity", *severity)])?
+                .encode_gauge(count)?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for ControllerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hosts, routes, upstreams and certificate expiry of the live table.
+fn describe(state: &mut State, table: &RouteTable) {
+    let routes = &table.routes;
+    state.hosts = routes.virtual_hosts.len() as u64;
+    state.routes = routes
+        .virtual_hosts
+        .iter()
+        .map(|v| v.routes.len() as u64)
+        .sum::<u64>()
+        + u64::from(routes.default_route.is_some());
+    state.upstreams = routes.upstreams.len() as u64;
+    state.upstreams_without_endpoints = routes
+        .upstreams
+        .keys()
+        .filter(|id| table.endpoints.get(id).is_none_or(|s| s.is_empty()))
+        .count() as u64;
+    state.certificates = routes
+        .virtual_hosts
+        .iter()
+        .filter_map(|v| certificate_of(table, v))
+        .collect();
+}
+
+fn certificate_of(table: &RouteTable, vhost: &VirtualHost) -> Option<CertificateExpiry> {
+    let tls = vhost.tls.as_ref()?;
+    let secret = tls
+        .certificate
+        .as_ref()
+        .or(table.routes.default_certificate.as_ref())?;
+    let cert = table.routes.certificates.get(secret)?;
+    Some(CertificateExpiry {
+        host: vhost.host.to_string(),
+        secret: secret.clone(),
+        not_after: cert.not_after,
+    })
+}
+
+/// Ingresses with a forwarding route whose upstreams all lack endpoints.
+fn ingresses_without_endpoints(table: &RouteTable) -> BTreeMap<ObjectKey, ()> {
+    let mut out = BTreeMap::new();
+    let routes = table
+        .routes
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .chain(&table.routes.default_route);
+    for route in routes {
+        let (Some(origin), Action::Forward(forward)) = (&route.origin, &route.action) else {
+            continue;
+        };
+        let empty = forward.backends.iter().all(|b| {
+            table
+                .endpoints
+                .get(&b.upstream)
+                .is_none_or(|s| s.is_empty())
+        });
+        if empty {
+            out.insert(origin.ingress.clone(), ());
+        }
+    }
+    out
+}
+
+/// A stable hash of the structural part of a table (ingress-nginx hashes its nginx.conf, which
+/// does not contain endpoints either).
+fn config_hash(table: &RouteTable) -> f64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    match serde_json::to_vec(&table.routes) {
+        Ok(bytes) => bytes.hash(&mut hasher),
+        Err(_) => format!("{:?}", table.routes).hash(&mut hasher),
+    }
+    // 2^53: every value below is exact in an f64.
+    (hasher.finish() >> 11) as f64
+}
+
+struct SslLabels<'a> {
+    identity: &'a Identity,
+    cert: &'a CertificateExpiry,
+}
+
+impl prometheus_client::encoding::EncodeLabelSet for SslLabels<'_> {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        encode_pair(encoder, "namespace", self.identity.namespace.as_str())?;
+        encode_pair(encoder, "class", self.identity.class.as_str())?;
+        encode_pair(encoder, "host", self.cert.host.as_str())?;
+        encode_pair(encoder, "secret_name", self.cert.secret.name.as_str())?;
+        encode_pair(encoder, "identifier", self.cert.secret.to_string())
+    }
+}
+
+/// One unlabelled gauge.
+pub fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: V,
+) -> Result<(), std::fmt::Error> {
+    encoder
+        .encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&value)
+}
+
+/// One unlabelled counter (`_total` is appended).
+pub fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    encoder
+        .encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&value, None)
+}
+
+/// One unlabelled untyped sample, for ingress-nginx counters whose names lack `_total`.
+fn untyped(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    encoder
+        .encode_descriptor(name, help, None, MetricType::Unknown)?
+        .encode_gauge(&value)
+}

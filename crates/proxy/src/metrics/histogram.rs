@@ -1,0 +1,106 @@
+//! A lock-free histogram for the request path: one atomic per bucket and an atomic `f64` sum,
+//! encoded through prometheus-client at scrape time. prometheus-client's own `Histogram` takes a
+//! mutex per observation; request metrics are updated on every request from every worker.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+/// Prometheus' default buckets (`DefBuckets`), ingress-nginx's `--time-buckets` default.
+pub const TIME_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// ingress-nginx's `--length-buckets` default: `LinearBuckets(10, 10, 10)`.
+pub const LENGTH_BUCKETS: &[f64] = &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
+
+/// ingress-nginx's `--size-buckets` default: `ExponentialBuckets(10, 10, 7)`.
+pub const SIZE_BUCKETS: &[f64] = &[10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+
+/// Buckets of the table build and swap histograms (seconds, 100 µs to 10 s).
+pub const APPLY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// A histogram over fixed upper bounds (the `+Inf` bucket is implicit).
+#[derive(Debug)]
+pub struct AtomicHistogram {
+    bounds: &'static [f64],
+    /// Per-bucket (not cumulative) counts; the last one is `+Inf`.
+    counts: Box<[AtomicU64]>,
+    sum_bits: AtomicU64,
+}
+
+impl AtomicHistogram {
+    /// An empty histogram over `bounds` (ascending).
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+
+    /// Records one value.
+    pub fn observe(&self, value: f64) {
+        let index = self.bounds.partition_point(|bound| *bound < value);
+        if let Some(count) = self.counts.get(index) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + value).to_bits())
+            });
+    }
+
+    /// How many values were recorded.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The sum of the recorded values.
+    pub fn sum(&self) -> f64 {
+        f64::from_bits(self.sum_bits.load(Ordering::Relaxed))
+    }
+
+    fn buckets(&self) -> Vec<(f64, u64)> {
+        self.bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+impl EncodeMetric for AtomicHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets = self.buckets();
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        encoder.encode_histogram::<NoLabelSet>(self.sum(), count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_land_in_the_first_bucket_at_or_above_them() {
+        let h = AtomicHistogram::new(&[1.0, 2.0]);
+        for v in [0.5, 1.0, 1.5, 2.0, 3.0] {
+            h.observe(v);
+        }
+        let counts: Vec<u64> = h.buckets().iter().map(|(_, n)| *n).collect();
+        assert_eq!(counts, [2, 2, 1]);
+        assert_eq!(h.count(), 5);
+        assert!((h.sum() - 8.0).abs() < 1e-9);
+    }
+}

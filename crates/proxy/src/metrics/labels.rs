@@ -1,0 +1,511 @@
+//! Label sets of the request metrics, resolved once per route when a table is applied, so the
+//! request path finds its labels with two hash lookups and formats no strings.
+//!
+//! ingress-nginx's request labels are `status`, `method`, `path`, `namespace`, `ingress`,
+//! `service`, `canary` and (with `--metrics-per-host`) `host`. Cardinality stays bounded:
+//! - `path` is the Ingress path as written (`RouteOrigin::path`), never the request path;
+//! - `host` is the virtual host the request was routed by: an exact host, a wildcard pattern as
+//!   written (`*.example.com`), or `-` for hosts no Ingress names (and rules without a host);
+//! - `method` is one of the registered methods, other tokens become `OTHER`;
+//! - `status` is the exact code.
+//!
+//! Every distinct label set exists once ([`Interner`]), so series maps key on the `Arc`'s
+//! address. Label sets of Ingresses that are gone are dropped at the next rebuild (ingress-nginx
+//! removes their series too).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use hashbrown::Equivalent;
+use http::Method;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder};
+use sluice_ingress_model::{
+    Action, HostPattern, ObjectKey, Route, RouteOrigin, Routes, UpstreamId,
+};
+
+use super::requests::RequestSeries;
+
+/// The `host` label of requests whose host no Ingress names.
+pub const UNKNOWN_HOST: &str = "-";
+
+/// The route part of a request label set: everything but `status` and `method`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RouteLabelValues {
+    /// `host`.
+    pub host: Arc<str>,
+    /// `path`: the Ingress path as written; empty when no Ingress route matched.
+    pub path: String,
+    /// `namespace` of the Ingress.
+    pub namespace: String,
+    /// `ingress` name.
+    pub ingress: String,
+    /// `service` name.
+    pub service: String,
+    /// `canary`: the canary upstream's name when it served the request.
+    pub canary: String,
+}
+
+/// An interned route label set with the series recorded under it.
+#[derive(Debug)]
+pub struct RouteLabels {
+    /// The values.
+    pub values: RouteLabelValues,
+    /// `ingress_upstream_latency_seconds`' label set (namespace, ingress, service, canary).
+    pub latency: Arc<LatencyLabels>,
+    /// Series by status and method.
+    pub series: RwLock<HashMap<(u16, &'static str), Arc<RequestSeries>>>,
+}
+
+/// The label set of the deprecated upstream latency metric, with its histogram.
+#[derive(Debug)]
+pub struct LatencyLabels {
+    /// `namespace`.
+    pub namespace: String,
+    /// `ingress`.
+    pub ingress: String,
+    /// `service`.
+    pub service: String,
+    /// `canary`.
+    pub canary: String,
+    /// The observations.
+    pub histogram: super::histogram::AtomicHistogram,
+}
+
+/// Where a request was routed, as the index looks it up.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteQuery<'a> {
+    /// The host label (from [`HostLabels::label`]).
+    pub host: &'a str,
+    /// The route's origin.
+    pub origin: Option<&'a RouteOrigin>,
+    /// The upstream that served it.
+    pub upstream: Option<&'a UpstreamId>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct IndexKey {
+    host: Arc<str>,
+    ingress: Option<ObjectKey>,
+    path: String,
+    upstream: Option<UpstreamId>,
+}
+
+/// Route label sets of one applied table.
+#[derive(Debug, Default)]
+pub struct LabelIndex {
+    hosts: HostLabels,
+    routes: hashbrown::HashMap<IndexKey, Arc<RouteLabels>>,
+}
+
+/// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
+#[derive(Debug)]
+pub struct HostLabels {
+    exact: HashMap<String, Arc<str>>,
+    wildcard: HashMap<String, Arc<str>>,
+    unknown: Arc<str>,
+}
+
+/// Every label set in use; series live as long as their label set is interned.
+#[derive(Debug, Default)]
+pub struct Interner {
+    sets: Mutex<HashMap<RouteLabelValues, Arc<RouteLabels>>>,
+    latency: Mutex<HashMap<[String; 4], Arc<LatencyLabels>>>,
+}
+
+/// A full request label set: route labels plus status and method.
+pub struct RequestLabelSet<'a> {
+    /// The route part.
+    pub route: &'a RouteLabelValues,
+    /// `status`.
+    pub status: u16,
+    /// `method`.
+    pub method: &'static str,
+    /// Whether to add `host`.
+    pub per_host: bool,
+    /// Report `2xx`-style classes instead of exact codes.
+    pub status_classes: bool,
+}
+
+impl Default for HostLabels {
+    fn default() -> Self {
+        Self {
+            exact: HashMap::new(),
+            wildcard: HashMap::new(),
+            unknown: Arc::from(UNKNOWN_HOST),
+        }
+    }
+}
+
+impl HostLabels {
+    /// The label of a normalised request host.
+    pub fn label(&self, host: &str) -> &Arc<str> {
+        if let Some(label) = self.exact.get(host) {
+            return label;
+        }
+        host.split_once('.')
+            .and_then(|(_, suffix)| self.wildcard.get(suffix))
+            .unwrap_or(&self.unknown)
+    }
+
+    fn of_pattern(&self, pattern: &HostPattern) -> Arc<str> {
+        match pattern {
+            HostPattern::Exact(host) => self.exact.get(host).cloned(),
+            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix).cloned(),
+            HostPattern::Any => None,
+        }
+        .unwrap_or_else(|| self.unknown.clone())
+    }
+}
+
+impl LabelIndex {
+    /// Resolves the label set of every route, upstream and host of `routes`, interning them.
+    pub fn build(routes: &Routes, interner: &Interner) -> Self {
+        let mut hosts = HostLabels::default();
+        for vhost in &routes.virtual_hosts {
+            match &vhost.host {
+                HostPattern::Exact(host) => {
+                    hosts.exact.insert(host.clone(), Arc::from(host.as_str()));
+                }
+                HostPattern::Wildcard(suffix) => {
+                    let label = Arc::from(format!("*.{suffix}"));
+                    hosts.wildcard.insert(suffix.clone(), label);
+                }
+                HostPattern::Any => {}
+            }
+        }
+        let mut index = Self {
+            hosts,
+            routes: hashbrown::HashMap::new(),
+        };
+        let mut host_labels: Vec<Arc<str>> = routes
+            .virtual_hosts
+            .iter()
+            .map(|v| index.hosts.of_pattern(&v.host))
+            .collect();
+        host_labels.push(index.hosts.unknown.clone());
+        for (vhost, host) in routes.virtual_hosts.iter().zip(&host_labels) {
+            for route in &vhost.routes {
+                index.add_route(host, route, interner);
+            }
+        }
+        for host in &host_labels {
+            index.add(host, None, None, None, interner);
+            if let Some(route) = &routes.default_route {
+                index.add_route(host, route, interner);
+            }
+        }
+        index
+    }
+
+    fn add_route(&mut self, host: &Arc<str>, route: &Route, interner: &Interner) {
+        let origin = route.origin.as_ref();
+        self.add(host, origin, None, None, interner);
+        if let Action::Forward(forward) = &route.action {
+            let canary = forward.canary.as_ref().map(|c| &c.upstream);
+            for backend in &forward.backends {
+                self.add(host, origin, Some(&backend.upstream), canary, interner);
+            }
+            if let Some(canary) = canary {
+                self.add(host, origin, Some(canary), Some(canary), interner);
+            }
+        }
+        if let Some(default) = &route.policy.default_backend {
+            self.add(host, origin, Some(default), None, interner);
+        }
+    }
+
+    fn add(
+        &mut self,
+        host: &Arc<str>,
+        origin: Option<&RouteOrigin>,
+        upstream: Option<&UpstreamId>,
+        canary: Option<&UpstreamId>,
+        interner: &Interner,
+    ) {
+        let key = IndexKey {
+            host: host.clone(),
+            ingress: origin.map(|o| o.ingress.clone()),
+            path: origin.map(|o| o.path.clone()).unwrap_or_default(),
+            upstream: upstream.cloned(),
+        };
+        if self.routes.contains_key(&key) {
+            return;
+        }
+        let values = values(host, origin, upstream, canary);
+        let labels = interner.intern(values);
+        self.routes.insert(key, labels);
+    }
+
+    /// The host labels of this table.
+    pub fn hosts(&self) -> &HostLabels {
+        &self.hosts
+    }
+
+    /// The label set of a routed request, if the table had it.
+    pub fn get(&self, query: &RouteQuery<'_>) -> Option<&Arc<RouteLabels>> {
+        self.routes.get(query)
+    }
+
+    /// Every label set of this table.
+    pub fn label_sets(&self) -> impl Iterator<Item = &Arc<RouteLabels>> {
+        self.routes.values()
+    }
+}
+
+/// The label values of a request routed by `origin` to `upstream` (`canary` is the route's
+/// canary upstream, if any).
+pub fn values(
+    host: &Arc<str>,
+    origin: Option<&RouteOrigin>,
+    upstream: Option<&UpstreamId>,
+    canary: Option<&UpstreamId>,
+) -> RouteLabelValues {
+    let canary = match (upstream, canary) {
+        (Some(upstream), Some(canary)) if upstream == canary => canary.to_string(),
+        _ => String::new(),
+    };
+    RouteLabelValues {
+        host: host.clone(),
+        path: origin.map(|o| o.path.clone()).unwrap_or_default(),
+        namespace: origin
+            .map(|o| o.ingress.namespace.clone())
+            .unwrap_or_default(),
+        ingress: origin.map(|o| o.ingress.name.clone()).unwrap_or_default(),
+        service: upstream.map(|u| u.service.clone()).unwrap_or_default(),
+        canary,
+    }
+}
+
+impl Interner {
+    /// The one label set with these values.
+    pub fn intern(&self, values: RouteLabelValues) -> Arc<RouteLabels> {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = sets.get(&values) {
+            return existing.clone();
+        }
+        let latency = self.intern_latency(&values);
+        let labels = Arc::new(RouteLabels {
+            values: values.clone(),
+            latency,
+            series: RwLock::new(HashMap::new()),
+        });
+        sets.insert(values, labels.clone());
+        labels
+    }
+
+    fn intern_latency(&self, values: &RouteLabelValues) -> Arc<LatencyLabels> {
+        let key = [
+            values.namespace.clone(),
+            values.ingress.clone(),
+            values.service.clone(),
+            values.canary.clone(),
+        ];
+        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        latency
+            .entry(key)
+            .or_insert_with_key(|[namespace, ingress, service, canary]| {
+                Arc::new(LatencyLabels {
+                    namespace: namespace.clone(),
+                    ingress: ingress.clone(),
+                    service: service.clone(),
+                    canary: canary.clone(),
+                    histogram: super::histogram::AtomicHistogram::new(
+                        super::histogram::TIME_BUCKETS,
+                    ),
+                })
+            })
+            .clone()
+    }
+
+    /// Keeps only the label sets `keep` holds (plus those still referenced elsewhere, e.g. by
+    /// a request in flight, which are dropped from the exposition all the same).
+    pub fn retain(&self, keep: &LabelIndex, also: &Arc<RouteLabels>) {
+        let live: std::collections::HashSet<*const RouteLabels> = keep
+            .label_sets()
+            .chain(std::iter::once(also))
+            .map(Arc::as_ptr)
+            .collect();
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.retain(|_, labels| live.contains(&Arc::as_ptr(labels)));
+        let latency_live: std::collections::HashSet<*const LatencyLabels> =
+            sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
+        drop(sets);
+        self.latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
+    }
+
+    /// A snapshot of every interned label set.
+    pub fn all(&self) -> Vec<Arc<RouteLabels>> {
+        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<Arc<RouteLabels>> = sets.values().cloned().collect();
+        all.sort_by(|a, b| {
+            let key = |l: &RouteLabels| {
+                let v = &l.values;
+                (
+                    v.namespace.clone(),
+                    v.ingress.clone(),
+                    v.path.clone(),
+                    v.host.to_string(),
+                    v.service.clone(),
+                    v.canary.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        all
+    }
+
+    /// A snapshot of every latency label set.
+    pub fn all_latency(&self) -> Vec<Arc<LatencyLabels>> {
+        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<(&[String; 4], Arc<LatencyLabels>)> =
+            latency.iter().map(|(k, v)| (k, v.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+impl RouteLabels {
+    /// The series for a status and method, created on first use.
+    pub fn series(&self, status: u16, method: &'static str) -> Arc<RequestSeries> {
+        let key = (status, method);
+        if let Some(series) = self
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return series.clone();
+        }
+        self.series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| Arc::new(RequestSeries::new()))
+            .clone()
+    }
+
+    /// Every series, sorted by status and method.
+    pub fn snapshot(&self) -> Vec<((u16, &'static str), Arc<RequestSeries>)> {
+        let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<_> = series.iter().map(|(k, v)| (*k, v.clone())).collect();
+        all.sort_by_key(|(key, _)| *key);
+        all
+    }
+}
+
+/// The `method` label: a registered method as is, anything else `OTHER`.
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET",
+        "HEAD",
+        "POST",
+        "PUT",
+        "DELETE",
+        "CONNECT",
+        "OPTIONS",
+        "TRACE",
+        "PATCH",
+        "PROPFIND",
+        "PROPPATCH",
+        "MKCOL",
+        "COPY",
+        "MOVE",
+        "LOCK",
+        "UNLOCK",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == method.as_str())
+        .copied()
+        .unwrap_or("OTHER")
+}
+
+impl Hash for IndexKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_parts(
+            state,
+            &self.host,
+            self.ingress.as_ref(),
+            &self.path,
+            self.upstream.as_ref(),
+        );
+    }
+}
+
+impl Hash for RouteQuery<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let path = self.origin.map_or("", |o| o.path.as_str());
+        hash_parts(
+            state,
+            self.host,
+            self.origin.map(|o| &o.ingress),
+            path,
+            self.upstream,
+        );
+    }
+}
+
+fn hash_parts<H: Hasher>(
+    state: &mut H,
+    host: &str,
+    ingress: Option<&ObjectKey>,
+    path: &str,
+    upstream: Option<&UpstreamId>,
+) {
+    host.hash(state);
+    ingress.hash(state);
+    path.hash(state);
+    upstream.hash(state);
+}
+
+impl Equivalent<IndexKey> for RouteQuery<'_> {
+    fn equivalent(&self, key: &IndexKey) -> bool {
+        *key.host == *self.host
+            && key.ingress.as_ref() == self.origin.map(|o| &o.ingress)
+            && key.path == self.origin.map_or("", |o| o.path.as_str())
+            && key.upstream.as_ref() == self.upstream
+    }
+}
+
+impl EncodeLabelSet for RequestLabelSet<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        if self.status_classes {
+            encode_pair(encoder, "status", format!("{}xx", self.status / 100))?;
+        } else {
+            encode_pair(encoder, "status", self.status)?;
+        }
+        let r = self.route;
+        encode_pair(encoder, "method", self.method)?;
+        encode_pair(encoder, "path", r.path.as_str())?;
+        encode_pair(encoder, "namespace", r.namespace.as_str())?;
+        encode_pair(encoder, "ingress", r.ingress.as_str())?;
+        encode_pair(encoder, "service", r.service.as_str())?;
+        encode_pair(encoder, "canary", r.canary.as_str())?;
+        if self.per_host {
+            encode_pair(encoder, "host", &*r.host)?;
+        }
+        Ok(())
+    }
+}
+
+impl EncodeLabelSet for LatencyLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_pair(encoder, "ingress", self.ingress.as_str())?;
+        encode_pair(encoder, "namespace", self.namespace.as_str())?;
+        encode_pair(encoder, "service", self.service.as_str())?;
+        encode_pair(encoder, "canary", self.canary.as_str())
+    }
+}
+
+/// Writes one `name="value"` pair.
+pub fn encode_pair<V: EncodeLabelValue>(
+    encoder: &mut LabelSetEncoder,
+    name: &'static str,
+    value: V,
+) -> Result<(), std::fmt::Error> {
+    (name, value).encode(encoder.encode_label())
+}
