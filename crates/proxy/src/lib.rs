@@ -60,9 +60,7 @@ pub use config::{
     DEFAULT_DRAIN, DEFAULT_SHUTDOWN_TIMEOUT, ProxyBuilder, WORKER_THREADS_ENV, worker_threads,
 };
 pub use error::{ErrorSource, ProxyError};
-pub use filter::{
-    Connection, Failure, Filter, Flow, Mark, RequestContext, Scheme, UpstreamTiming,
-};
+pub use filter::{Connection, Failure, Filter, Flow, Mark, RequestContext, Scheme, UpstreamTiming};
 pub use handle::{ApplyOutcome, Change, Handle};
 pub use proxy::Proxy;
 pub use shutdown::{Bound, ShutdownReport};

@@ -4,11 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod proxy {
+    mod access_log;
     mod admin;
     mod filters;
     mod h2;
     mod headers;
+    mod metrics;
     mod nginx_says;
+    mod observe;
     mod real_ip;
     mod reload;
     mod routing;
@@ -17,6 +20,7 @@ mod proxy {
     mod support;
     mod tls;
     mod tls_compat;
+    mod tracing;
     mod upgrade;
     mod upstreams;
 }

@@ -230,7 +230,10 @@ impl Metrics {
             .flat_map(|set| set.iter().copied())
             .collect();
         let generation = shared.generation.load();
-        generation.clients.connections().prune(|addr| live.contains(addr));
+        generation
+            .clients
+            .connections()
+            .prune(|addr| live.contains(addr));
     }
 
     fn unknown_labels(&self, index: &LabelIndex) -> Arc<RouteLabels> {

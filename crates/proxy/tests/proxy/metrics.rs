@@ -1,0 +1,327 @@
+//! `/metrics`: ingress-nginx's series and labels after a request mix, Prometheus' own checker,
+//! and flat cardinality under many distinct request paths.
+
+use std::sync::Arc;
+
+use http::{Response, StatusCode};
+use sluice_proxy::{Body, Filter, Flow, Mark, RequestContext};
+
+use super::observe::*;
+use super::support::*;
+
+const CONST: &str = r#"controller_namespace="ingress",controller_class="k8s.io/ingress-nginx",controller_pod="sluice-0""#;
+
+/// Answers 429 for `/limited` and marks the request rate limited, as a rate-limit filter would.
+struct Limiter;
+
+impl Filter for Limiter {
+    fn request(&self, ctx: &mut RequestContext, _req: &mut http::request::Parts) -> Flow {
+        if ctx.path == "/api/limited" {
+            ctx.mark(Mark::RateLimited);
+            let mut response = Response::new(Body::full("slow down"));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Flow::Respond(response);
+        }
+        Flow::Continue
+    }
+}
+
+fn world(echo: &Backend) -> World {
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .service("down", &[])
+        .ingress("web", Some("a.example.com"), &[("/api", "echo")])
+        .ingress("broken", Some("a.example.com"), &[("/down", "down")])
+        .ingress("wild", Some("*.example.org"), &[("/", "echo")]);
+    world
+}
+
+#[tokio::test]
+async fn request_mix_gives_ingress_nginx_series() {
+    init();
+    let echo = backend("echo").await;
+    let telemetry = telemetry(LogBuffer::default(), 64);
+    let proxy = start_with(
+        builder()
+            .telemetry(telemetry.clone())
+            .filter(Arc::new(Limiter)),
+        world(&echo).table(),
+    )
+    .await;
+    let client = h1_client();
+    for path in ["/api/x?q=1", "/api/y", "/api"] {
+        let reply = request(&client, proxy.http, "GET", "a.example.com", path, empty()).await;
+        assert_eq!(reply.status, 200);
+    }
+    let post = request(
+        &client,
+        proxy.http,
+        "POST",
+        "a.example.com",
+        "/api",
+        full("12345"),
+    )
+    .await;
+    assert_eq!(post.status, 200);
+    let down = get(proxy.http, "a.example.com", "/down").await;
+    assert_eq!(down.status, 503);
+    let limited = get(proxy.http, "a.example.com", "/api/limited").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(get(proxy.http, "unknown.test", "/x").await.status, 404);
+    assert_eq!(
+        get(proxy.http, "a.example.com", "/elsewhere").await.status,
+        404
+    );
+    assert_eq!(get(proxy.http, "b.example.org", "/z").await.status, 200);
+    logged(&telemetry, 0).await;
+
+    let page = get(proxy.admin, "admin", "/metrics").await;
+    assert_eq!(
+        page.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let page = page.text();
+    let route = |status: u16,
+                 method: &str,
+                 path: &str,
+                 ingress: &str,
+                 service: &str,
+                 host: &str| {
+        format!(
+            r#"{{{CONST},status="{status}",method="{method}",path="{path}",namespace="{}",ingress="{ingress}",service="{service}",canary="",host="{host}"}}"#,
+            if ingress.is_empty() { "" } else { "default" }
+        )
+    };
+    let mut requests = samples(&page, "nginx_ingress_controller_requests");
+    requests.sort_unstable();
+    let mut expected = vec![
+        format!(
+            "nginx_ingress_controller_requests{} 3",
+            route(200, "GET", "/api", "web", "echo", "a.example.com")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(200, "POST", "/api", "web", "echo", "a.example.com")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(503, "GET", "/down", "broken", "down", "a.example.com")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(429, "GET", "/api", "web", "", "a.example.com")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(404, "GET", "", "", "", "-")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(404, "GET", "", "", "", "a.example.com")
+        ),
+        format!(
+            "nginx_ingress_controller_requests{} 1",
+            route(200, "GET", "/", "wild", "echo", "*.example.org")
+        ),
+    ];
+    expected.sort_unstable();
+    assert_eq!(requests, expected, "{page}");
+    assert!(page.contains("# TYPE nginx_ingress_controller_requests untyped\n"));
+
+    // Histograms: ingress-nginx's buckets, upstream phases only for proxied requests.
+    let get_api = route(200, "GET", "/api", "web", "echo", "a.example.com");
+    let labels = get_api.trim_start_matches('{').trim_end_matches('}');
+    let family_labels = labels.trim_start_matches(CONST);
+    for (family, last_bound) in [
+        ("request_duration_seconds", "10.0"),
+        ("response_duration_seconds", "10.0"),
+        ("header_duration_seconds", "10.0"),
+        ("connect_duration_seconds", "10.0"),
+        ("request_size", "100.0"),
+        ("response_size", "100.0"),
+        ("bytes_sent", "10000000.0"),
+    ] {
+        let name = format!("nginx_ingress_controller_{family}");
+        assert!(
+            page.contains(&format!("{name}_count{{{labels}}} 3\n")),
+            "{family}: {page}"
+        );
+        assert!(
+            page.contains(&format!(
+                "{name}_bucket{{{CONST},le=\"{last_bound}\"{family_labels}}} "
+            )),
+            "{family} buckets: {page}"
+        );
+        assert!(page.contains(&format!(
+            "{name}_bucket{{{CONST},le=\"+Inf\"{family_labels}}} 3\n"
+        )));
+    }
+    let limited = route(429, "GET", "/api", "web", "", "a.example.com");
+    let limited = limited.trim_start_matches('{').trim_end_matches('}');
+    assert!(page.contains(&format!(
+        "nginx_ingress_controller_request_duration_seconds_count{{{limited}}} 1\n"
+    )));
+    assert!(
+        !page.contains(&format!(
+            "nginx_ingress_controller_connect_duration_seconds_count{{{limited}}}"
+        )),
+        "no upstream phases for a request answered by a filter"
+    );
+    assert!(page.contains(&format!(
+        "nginx_ingress_controller_ingress_upstream_latency_seconds_count{{{CONST},ingress=\"web\",namespace=\"default\",service=\"echo\",canary=\"\"}} 4\n"
+    )));
+
+    // Controller, filter and upstream metrics.
+    for line in [
+        format!("nginx_ingress_controller_config_last_reload_successful{{{CONST}}} 1"),
+        format!("nginx_ingress_controller_success{{{CONST}}} 1"),
+        format!("nginx_ingress_controller_errors{{{CONST}}} 0"),
+        format!(
+            "nginx_ingress_controller_build_info{{{CONST},release=\"1.2.3\",build=\"abc123\",repository=\"https://example.com/sluice\"}} 1"
+        ),
+        format!(
+            "sluice_requests_rejected_total{{{CONST},namespace=\"default\",ingress=\"web\",reason=\"rate_limit\"}} 1"
+        ),
+        format!("sluice_config_applies_total{{{CONST},change=\"rebuild\"}} 1"),
+        format!("sluice_hosts{{{CONST}}} 2"),
+        format!("sluice_upstreams_without_endpoints{{{CONST}}} 1"),
+        format!("sluice_upstream_requests_total{{{CONST},upstream=\"default-echo-80\"}} 5"),
+        format!("nginx_ingress_controller_nginx_process_requests_total{{{CONST}}} 9"),
+        format!(
+            "nginx_ingress_controller_nginx_process_connections{{{CONST},state=\"reading\"}} 0"
+        ),
+    ] {
+        assert!(
+            page.contains(&format!("{line}\n")),
+            "missing {line}\n{page}"
+        );
+    }
+    let opened: u64 = samples(&page, "sluice_upstream_connections_opened_total")
+        .iter()
+        .find(|l| l.contains("default-echo-80"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=5).contains(&opened),
+        "pooled connections are reused: {opened}"
+    );
+    let hash = samples(&page, "nginx_ingress_controller_config_hash");
+    assert_eq!(hash.len(), 1);
+    assert!(!hash[0].ends_with(" 0"), "{hash:?}");
+    assert!(page.contains("\nprocess_resident_memory_bytes "));
+    assert!(
+        page.contains("# TYPE nginx_ingress_controller_nginx_process_cpu_seconds_total counter\n")
+    );
+    assert!(!page.contains("# EOF"));
+    proxy.shutdown().await;
+}
+
+/// The page passes `promtool check metrics` (Prometheus' linter) when promtool is installed;
+/// CI installs it (`.ci/run`).
+#[tokio::test]
+async fn promtool_accepts_the_page() {
+    init();
+    let Ok(promtool) = which_promtool() else {
+        eprintln!("SKIPPED: promtool is not installed (apt-get install prometheus); CI runs this");
+        return;
+    };
+    let echo = backend("echo").await;
+    let telemetry = telemetry(LogBuffer::default(), 64);
+    let mut world = world(&echo);
+    world.configmap("enable-access-log-for-default-backend", "true");
+    let proxy = start_with(builder().telemetry(telemetry.clone()), world.table()).await;
+    for (host, path) in [
+        ("a.example.com", "/api/x"),
+        ("a.example.com", "/down"),
+        ("unknown.test", "/"),
+        ("b.example.org", "/"),
+    ] {
+        get(proxy.http, host, path).await;
+    }
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && report.trim().is_empty(),
+        "promtool: {report}\n{page}"
+    );
+    proxy.shutdown().await;
+}
+
+fn which_promtool() -> Result<std::path::PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(())
+}
+
+/// 10k distinct request paths under one Ingress path add no series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cardinality_stays_flat_under_distinct_paths() {
+    init();
+    let echo = backend("echo").await;
+    let telemetry = telemetry(LogBuffer::default(), 16);
+    let proxy = start_with(builder().telemetry(telemetry.clone()), world(&echo).table()).await;
+    let client = h1_client();
+    let warm = request(
+        &client,
+        proxy.http,
+        "GET",
+        "a.example.com",
+        "/api/0",
+        empty(),
+    )
+    .await;
+    assert_eq!(warm.status, 200);
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    let series_before = page.lines().filter(|l| !l.starts_with('#')).count();
+    let sets_before = telemetry.metrics().label_sets();
+
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let client = client.clone();
+        let addr = proxy.http;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..1250 {
+                let path = format!("/api/{worker}/{i}?n={i}");
+                let reply = request(&client, addr, "GET", "a.example.com", &path, empty()).await;
+                assert_eq!(reply.status, 200);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    let series_after = page.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(telemetry.metrics().label_sets(), sets_before);
+    // Only the admin request's own connection can add nothing here: request series are keyed
+    // by Ingress path, and the upstream gauges are per upstream.
+    assert_eq!(series_after, series_before, "{page}");
+    let requests = samples(&page, "nginx_ingress_controller_requests");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(requests[0].ends_with(" 10001"), "{requests:?}");
+    proxy.shutdown().await;
+}
