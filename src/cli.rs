@@ -220,8 +220,26 @@ pub struct ControllerArgs {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Files or directories of Kubernetes YAML.
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    #[arg(long, num_args = 1.., value_name = "PATH", required_unless_present = "kubeconfig", conflicts_with = "kubeconfig")]
     pub manifests: Vec<PathBuf>,
+    /// Read the objects from the API server of this kubeconfig instead (listed once, not
+    /// watched): Ingresses, IngressClasses, Services, EndpointSlices, TLS Secrets, ConfigMaps.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// The namespace to check (default: the context's namespace).
+    #[arg(
+        long,
+        short = 'n',
+        requires = "kubeconfig",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Check every namespace.
+    #[arg(long, short = 'A', requires = "kubeconfig")]
+    pub all_namespaces: bool,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

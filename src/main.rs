@@ -4,12 +4,13 @@
 mod check;
 mod cli;
 mod controller;
+mod report;
 mod routes;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use sluice::{file_source, model};
+use sluice::{file_source, kube_source, model};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};

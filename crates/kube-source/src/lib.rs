@@ -1,7 +1,8 @@
 //! The Kubernetes side of `sluice controller`: kube-runtime watchers folded into
 //! ingress-model [`Snapshot`](sluice_ingress_model::Snapshot)s ([`KubeSource`]), the Ingress
 //! status writer ([`status`]) with Lease leader election ([`leader`]), Warning Events for
-//! diagnostics ([`events`]) and the validating admission webhook ([`webhook`]).
+//! diagnostics ([`events`]) and the validating admission webhook ([`webhook`]); [`list`]
+//! reads everything once, without watching (`sluice check --kubeconfig`).
 //!
 //! Data flows one way: watchers → [`fold`] → snapshot → (the consumer builds and applies the
 //! table) → diagnostics and served Ingresses back to the Event and status writers. This crate
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod fold;
 pub mod leader;
+pub mod list;
 pub mod refs;
 pub mod source;
 pub mod status;
@@ -31,6 +33,7 @@ pub use error::Error;
 pub use events::{EventSink, RateLimit};
 pub use fold::{Folder, IngressMeta, Object, StreamId};
 pub use leader::LeaderConfig;
+pub use list::{ListOptions, Listed, list};
 pub use source::{KubeSource, Published, SourceHandle};
 pub use status::{AddressSource, Served};
 pub use webhook::{Verdict, Webhook};
