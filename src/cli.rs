@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use sluice::gateway::GatewayConfig;
+use sluice::observe::TelemetrySettings;
 
 use crate::model::{
     BuildOptions, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTROLLER_CLASS, ObjectKey, ServiceRef,
@@ -137,6 +138,49 @@ pub struct GatewayArgs {
     /// Which Ingresses are ours, and the global defaults.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Metrics and access log.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    /// The `controller_pod` metric label (the Downward API's pod name).
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub pod_name: String,
+    /// The `controller_namespace` metric label (the Downward API's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "")]
+    pub pod_namespace: String,
+}
+
+/// Metrics and access-log flags (ingress-nginx's names where they exist).
+#[derive(Args, Debug, Clone)]
+pub struct TelemetryArgs {
+    /// Label request metrics with the host (`--metrics-per-host`); unknown hosts are `-`.
+    #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_per_host: bool,
+    /// Report status classes (`2xx`) instead of exact codes (`--report-status-classes`).
+    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub report_status_classes: bool,
+    /// Write the access log to standard output (the ConfigMap's `disable-access-log` still
+    /// applies); `false` turns it off entirely.
+    #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub access_log: bool,
+    /// Access-log lines buffered for the writer; beyond this, lines are dropped and counted
+    /// (`sluice_access_log_dropped_total`) rather than slowing requests down.
+    #[arg(long, default_value_t = 8192)]
+    pub access_log_buffer: usize,
+}
+
+impl TelemetryArgs {
+    /// The telemetry settings, with the identity labels of this replica.
+    pub fn settings(&self, class: &str, pod_name: &str, pod_namespace: &str) -> TelemetrySettings {
+        TelemetrySettings {
+            per_host: self.metrics_per_host,
+            status_classes: self.report_status_classes,
+            access_log: self.access_log,
+            access_log_buffer: self.access_log_buffer,
+            controller_class: class.to_owned(),
+            pod_name: pod_name.to_owned(),
+            pod_namespace: pod_namespace.to_owned(),
+        }
+    }
 }
 
 /// `sluice controller`.
@@ -188,7 +232,7 @@ pub struct ControllerArgs {
     #[arg(long, default_value_t = 443)]
     pub https_port: u16,
     /// Admin port: /healthz (liveness), /readyz (ready once the first complete snapshot is
-    /// served), /metrics, /debug/routes.
+    /// served), /metrics, /debug/routes, /debug/config.
     #[arg(long, default_value_t = 10254)]
     pub admin_port: u16,
     /// Address the admin listener binds to (all addresses, so kubelet probes reach it).
@@ -214,6 +258,9 @@ pub struct ControllerArgs {
     /// Which Ingresses are ours, and the global defaults.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Metrics and access log.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `sluice check`.
@@ -274,6 +321,15 @@ impl GatewayArgs {
             drain: Duration::from_secs(self.shutdown_grace_period),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             build: self.model.build_options(true),
+            telemetry: Some(
+                self.telemetry
+                    .settings(
+                        &self.model.controller_class,
+                        &self.pod_name,
+                        &self.pod_namespace,
+                    )
+                    .build(),
+            ),
         }
     }
 }

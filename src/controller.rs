@@ -14,8 +14,8 @@ use sluice::kube_source::{
     EventSink, KubeSource, LeaderConfig, RateLimit, SourceConfig, Webhook, leader, webhook,
 };
 use sluice::model::{BuildOptions, Built, Diagnostic};
-use sluice::proxy::{Handle, Proxy};
-use sluice::run::{Reporter, addr_text, apply};
+use sluice::proxy::{Handle, Proxy, Telemetry};
+use sluice::run::{Reporter, addr_text, apply, publish_config};
 use sluice::signal;
 
 use crate::cli::ControllerArgs;
@@ -35,7 +35,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<()> {
 async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     let client = client(&args).await?;
     let opts = args.model.build_options(false);
+    let identity = args.pod_name.clone().unwrap_or_else(hostname);
+    let telemetry = args
+        .telemetry
+        .settings(&args.model.controller_class, &identity, &args.pod_namespace)
+        .build();
     let proxy = Proxy::builder()
+        .telemetry(telemetry.clone())
         .http(SocketAddr::new(args.bind_address, args.http_port))
         .https(SocketAddr::new(args.bind_address, args.https_port))
         .admin(SocketAddr::new(args.admin_address, args.admin_port))
@@ -55,7 +61,6 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         "listening"
     );
 
-    let identity = args.pod_name.clone().unwrap_or_else(hostname);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (leading_tx, leading) = watch::channel(false);
     let lease = LeaderConfig {
@@ -64,6 +69,11 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         ..LeaderConfig::new(&args.pod_namespace, &args.election_id, &identity)
     };
     let election = tokio::spawn(leader::run(client.clone(), lease, leading_tx, shutdown_rx));
+    tokio::spawn(report_leadership(
+        leading.clone(),
+        telemetry.clone(),
+        args.election_id.clone(),
+    ));
     let (events, _) = EventSink::spawn(
         client.clone(),
         identity,
@@ -110,7 +120,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     let reload = handle.clone();
     std::thread::Builder::new()
         .name("sluice-config".into())
-        .spawn(move || config_loop(source, &reload, &opts, &served_tx, &events))
+        .spawn(move || config_loop(source, &reload, &opts, &served_tx, &events, telemetry))
         .context("starting the config thread")?;
 
     let report = bound
@@ -126,6 +136,21 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `nginx_ingress_controller_leader_election_status{name}` follows the election.
+async fn report_leadership(
+    mut leading: watch::Receiver<bool>,
+    telemetry: Telemetry,
+    lease: String,
+) {
+    loop {
+        let now = *leading.borrow_and_update();
+        telemetry.metrics().set_leader(&lease, now);
+        if leading.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Source → build → proxy, and the results to the status and Event writers.
 fn config_loop(
     mut source: KubeSource,
@@ -133,14 +158,16 @@ fn config_loop(
     opts: &BuildOptions,
     served: &watch::Sender<Served>,
     events: &EventSink,
+    telemetry: Telemetry,
 ) {
-    let mut reporter = Reporter::default();
+    let mut reporter = Reporter::with_telemetry(Some(telemetry));
     let mut last: Vec<Diagnostic> = Vec::new();
     while let Some(update) = source.next_blocking() {
         if update.changed {
             let invalid = update.invalid.iter().map(|d| (d.severity, d.to_string()));
             let Built { table, diagnostics } = reporter.build(update.snapshot, invalid, opts);
             apply(handle, table);
+            publish_config(handle, &mut reporter);
             last = diagnostics;
             last.extend(update.invalid.iter().cloned());
         }

@@ -29,8 +29,8 @@ use tracing::info;
 
 use crate::file_source::{self, FileSource, Loaded, WatchHandle};
 use crate::model::{BuildOptions, Built};
-use crate::proxy::{Bound, Handle, Proxy, ProxyError, ShutdownReport};
-use crate::run::{Reporter, addr_text, apply};
+use crate::proxy::{Bound, Handle, Proxy, ProxyError, ShutdownReport, Telemetry};
+use crate::run::{Reporter, addr_text, apply, publish_config};
 
 /// What a gateway reads and where it listens.
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ pub struct GatewayConfig {
     pub http: Option<SocketAddr>,
     /// HTTPS listener.
     pub https: Option<SocketAddr>,
-    /// Admin listener (`/healthz`, `/readyz`, `/metrics`, `/debug/routes`).
+    /// Admin listener (`/healthz`, `/readyz`, `/metrics`, `/debug/routes`, `/debug/config`).
     pub admin: Option<SocketAddr>,
     /// How long to keep serving, with `/readyz` failing, after the shutdown signal.
     pub drain: Duration,
@@ -49,6 +49,8 @@ pub struct GatewayConfig {
     pub shutdown_timeout: Duration,
     /// Which Ingresses are ours, and the global defaults.
     pub build: BuildOptions,
+    /// Metrics (`/metrics`), access log and trace context; `None` for none.
+    pub telemetry: Option<Telemetry>,
 }
 
 /// Why a gateway could not start.
@@ -101,6 +103,7 @@ impl GatewayConfig {
                 class_name_without_object: true,
                 ..BuildOptions::default()
             },
+            telemetry: None,
         }
     }
 }
@@ -110,7 +113,7 @@ impl Gateway {
     pub fn load(config: GatewayConfig) -> Self {
         let mut source = FileSource::new(config.manifests.clone());
         let loaded = source.load();
-        let mut reporter = Reporter::default();
+        let mut reporter = Reporter::with_telemetry(config.telemetry.clone());
         let built = build_loaded(&mut reporter, &loaded, &config.build);
         Self {
             config,
@@ -147,9 +150,13 @@ impl Gateway {
         if let Some(addr) = config.admin {
             builder = builder.admin(addr);
         }
+        if let Some(telemetry) = &config.telemetry {
+            builder = builder.telemetry(telemetry.clone());
+        }
         let proxy = builder.build()?;
         let handle = proxy.handle();
         apply(&handle, built.table);
+        publish_config(&handle, &mut reporter);
         let bound = proxy.bind().await?;
         info!(
             http = %addr_text(bound.http_addr()),
@@ -242,6 +249,7 @@ fn reload_loop(
         }
         let built = build_loaded(reporter, &loaded, opts);
         apply(handle, built.table);
+        publish_config(handle, reporter);
     }
 }
 

@@ -4,9 +4,10 @@
 //! Kubernetes objects into a route table, [`router`] compiles it, [`proxy`] serves it, and the
 //! sources ([`kube_source`], [`file_source`]) produce snapshots. [`gateway`] wires the file
 //! source to the proxy: it is `sluice gateway`, and what embedders start in their own runtime;
-//! [`run`] and [`signal`] are what every serving mode shares.
+//! [`run`], [`observe`] and [`signal`] are what every serving mode shares.
 
 pub mod gateway;
+pub mod observe;
 pub mod run;
 pub mod signal;
 

@@ -1,5 +1,6 @@
-//! What every serving mode shares: building a snapshot with each diagnostic logged once, and
-//! applying the table to the proxy with one `config applied` log line.
+//! What every serving mode shares: building a snapshot with each diagnostic logged once (and
+//! recorded in the metrics), and applying the table to the proxy with one `config applied` log
+//! line.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -8,12 +9,22 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::model::{BuildOptions, Built, RouteTable, Severity, Snapshot, build};
-use crate::proxy::{Change, Handle};
+use crate::proxy::{Change, Handle, Telemetry};
 
-/// Builds tables and logs each diagnostic once, when it first appears.
+/// Builds tables and logs each diagnostic once, when it first appears; with telemetry, records
+/// each build (duration, diagnostics, orphan Ingresses) and prepares the ConfigMap report.
 #[derive(Debug, Default)]
 pub struct Reporter {
     seen: BTreeSet<String>,
+    telemetry: Option<Telemetry>,
+    config_report: Option<serde_json::Value>,
+}
+
+/// Publishes the ConfigMap report of the last build on the admin listener (`/debug/config`).
+pub fn publish_config(handle: &Handle, reporter: &mut Reporter) {
+    if let Some(report) = reporter.config_report.take() {
+        handle.publish_config_report(report);
+    }
 }
 
 /// An address for logs, `-` when absent.
@@ -60,6 +71,14 @@ pub fn apply(handle: &Handle, table: RouteTable) {
 }
 
 impl Reporter {
+    /// A reporter that also records builds in `telemetry`.
+    pub fn with_telemetry(telemetry: Option<Telemetry>) -> Self {
+        Self {
+            telemetry,
+            ..Self::default()
+        }
+    }
+
     /// Builds `snapshot`, logging the source's own findings (`source`) and the model's, each
     /// once while it lasts.
     pub fn build(
@@ -72,7 +91,12 @@ impl Reporter {
             now: Some(crate::unix_now()),
             ..opts.clone()
         };
+        let started = Instant::now();
         let built = build(snapshot, &opts);
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.built(&built, started.elapsed());
+            self.config_report = Some(crate::observe::config_report(snapshot, &opts));
+        }
         let mut current = BTreeSet::new();
         let model = built
             .diagnostics

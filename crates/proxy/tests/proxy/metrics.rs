@@ -325,3 +325,24 @@ async fn cardinality_stays_flat_under_distinct_paths() {
     assert!(requests[0].ends_with(" 10001"), "{requests:?}");
     proxy.shutdown().await;
 }
+
+/// `/debug/config`: the live ConfigMap settings and the report the embedder published.
+#[tokio::test]
+async fn debug_config_serves_settings_and_the_published_report() {
+    init();
+    let echo = backend("echo").await;
+    let mut world = world(&echo);
+    world.config("skip-access-log-urls", "/healthz");
+    let proxy = start_with(builder(), world.table()).await;
+    let page = get(proxy.admin, "admin", "/debug/config").await;
+    assert_eq!(page.headers["content-type"], "application/json");
+    let json = page.json();
+    assert_eq!(json["settings"]["access_log"]["skip_urls"][0], "/healthz");
+    assert_eq!(json["keys"], serde_json::Value::Null);
+    proxy
+        .handle
+        .publish_config_report(serde_json::json!({"keys": [{"key": "skip-access-log-urls"}]}));
+    let json = get(proxy.admin, "admin", "/debug/config").await.json();
+    assert_eq!(json["keys"]["keys"][0]["key"], "skip-access-log-urls");
+    proxy.shutdown().await;
+}
