@@ -220,25 +220,43 @@ pub fn push_escaped(out: &mut String, value: &[u8], escape: LogEscape) {
 }
 
 /// Appends `value` as the inside of a JSON string (nginx `escape=json`: `"`, `\` and control
-/// characters escaped; invalid UTF-8 replaced).
+/// characters escaped; invalid UTF-8 replaced). Runs without escapes are copied whole.
 pub fn push_json_escaped(out: &mut String, value: &[u8]) {
-    let text = String::from_utf8_lossy(value);
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                // Control characters are below 0x20 and fit in a byte.
-                push_hex(out, c as u8, "\\u00");
-            }
-            c => out.push(c),
+    let text = match std::str::from_utf8(value) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    };
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `run` and `i` sit right after and at ASCII bytes: both are char boundaries.
+        out.push_str(&text[run..i]);
+        if escape.is_empty() {
+            push_hex(out, b, "\\u00");
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&text[run..]);
+}
+
+/// Appends seconds with millisecond resolution (`0.003`), as nginx writes `$request_time`.
+pub fn push_seconds(out: &mut String, seconds: f64) {
+    use std::fmt::Write;
+    // Rounded to whole milliseconds; the cast saturates for absurd values.
+    let millis = (seconds.max(0.0) * 1000.0).round() as u64;
+    let _ = write!(out, "{}.{:03}", millis / 1000, millis % 1000);
 }
 
 fn push_hex(out: &mut String, b: u8, prefix: &str) {
@@ -280,6 +298,16 @@ mod tests {
                 Segment::Literal("$$ $".into()),
             ]
         );
+    }
+
+    #[test]
+    fn seconds_have_millisecond_resolution() {
+        let mut out = String::new();
+        for v in [0.0, 0.0004, 0.0025, 1.5, 12.3456] {
+            push_seconds(&mut out, v);
+            out.push(' ');
+        }
+        assert_eq!(out, "0.000 0.000 0.003 1.500 12.346 ");
     }
 
     #[test]

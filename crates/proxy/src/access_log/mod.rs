@@ -4,9 +4,9 @@
 //! `enable-access-log-for-default-backend` and the per-Ingress `enable-access-log` decide what is
 //! logged.
 //!
-//! Writing never blocks a request: lines go through a bounded channel to a writer thread, and
-//! when the channel is full (stdout blocked or too slow) the line is dropped and counted
-//! (`sluice_access_log_dropped_total`).
+//! Writing never blocks a request: lines go through a bounded channel to a writer thread (which
+//! polls every 2 ms, so requests never pay for waking it), and when the channel is full (stdout
+//! blocked or too slow) the line is dropped and counted (`sluice_access_log_dropped_total`).
 
 mod clock;
 mod format;
@@ -15,7 +15,7 @@ mod record;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -27,6 +27,9 @@ pub(crate) use record::Entry;
 
 /// Lines that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
+
+/// How often the writer looks for new lines.
+const WRITER_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The access log of a proxy.
 pub struct AccessLog {
@@ -204,20 +207,31 @@ impl PartialEq for LogConfig {
     }
 }
 
-/// Writes queued lines until every sender is gone, flushing whenever the queue runs empty.
+/// Writes queued lines until every sender is gone. The writer polls rather than waiting on the
+/// channel: a sender then never has to wake it up, which would cost a system call per request.
 fn write_lines(receiver: Receiver<String>, mut sink: Box<dyn Write + Send>, counters: &Counters) {
-    while let Ok(line) = receiver.recv() {
-        let mut batch = Some(line);
-        while let Some(line) = batch.take() {
-            match sink.write_all(line.as_bytes()) {
-                Ok(()) => counters.written.fetch_add(1, Ordering::Relaxed),
-                Err(_) => counters.failed.fetch_add(1, Ordering::Relaxed),
-            };
-            batch = receiver.try_recv().ok();
+    loop {
+        let mut wrote = false;
+        loop {
+            match receiver.try_recv() {
+                Ok(line) => {
+                    match sink.write_all(line.as_bytes()) {
+                        Ok(()) => counters.written.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => counters.failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                    wrote = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    let _ = sink.flush();
+                    return;
+                }
+            }
         }
-        if sink.flush().is_err() {
+        if wrote && sink.flush().is_err() {
             counters.failed.fetch_add(1, Ordering::Relaxed);
         }
+        std::thread::sleep(WRITER_POLL);
     }
 }
 

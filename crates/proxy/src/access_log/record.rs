@@ -9,7 +9,7 @@ use sluice_ingress_model::policy::LogEscape;
 use sluice_ingress_model::{Action, UpstreamId};
 
 use super::clock::Stamp;
-use super::format::{Segment, Template, Var, push_escaped, push_json_escaped};
+use super::format::{Segment, Template, Var, push_escaped, push_json_escaped, push_seconds};
 use crate::filter::RequestContext;
 use crate::telemetry::Observed;
 
@@ -22,8 +22,8 @@ pub struct Entry<'a> {
     pub ctx: &'a RequestContext,
     /// When the response ended.
     pub end: Instant,
-    /// The wall-clock time of the end.
-    pub stamp: Stamp,
+    /// The wall-clock time of the end (taken only when a log line is written).
+    pub stamp: Option<Stamp>,
     /// `$request_length`.
     pub request_bytes: u64,
     /// `$bytes_sent`.
@@ -131,7 +131,7 @@ impl Entry<'_> {
 
     /// The default access-log line: one JSON object.
     pub fn json(&self) -> String {
-        let mut out = String::with_capacity(640);
+        let mut out = String::with_capacity(1024);
         let ctx = self.ctx;
         let origin = ctx.origin();
         out.push('{');
@@ -155,7 +155,11 @@ impl Entry<'_> {
         field(&mut out, "remote_user");
         text(&mut out, self.remote_user().unwrap_or_default().as_bytes());
         field(&mut out, "time");
-        let _ = write!(out, "\"{}\"", self.stamp.second.iso8601);
+        out.push('"');
+        if let Some(stamp) = &self.stamp {
+            out.push_str(&stamp.second.iso8601);
+        }
+        out.push('"');
         field(&mut out, "request");
         out.push('"');
         push_json_escaped(&mut out, ctx.method.as_str().as_bytes());
@@ -187,7 +191,7 @@ impl Entry<'_> {
         field(&mut out, "request_length");
         let _ = write!(out, "{}", self.request_bytes);
         field(&mut out, "request_time");
-        let _ = write!(out, "{:.3}", self.request_time());
+        push_seconds(&mut out, self.request_time());
         field(&mut out, "proxy_upstream_name");
         text(&mut out, self.upstream_name().as_bytes());
         field(&mut out, "proxy_alternative_upstream_name");
@@ -213,12 +217,11 @@ impl Entry<'_> {
             out.push_str("\"\"");
         }
         field(&mut out, "upstream_response_time");
-        match self.upstream_response_time() {
-            Some(t) => {
-                let _ = write!(out, "\"{t:.3}\"");
-            }
-            None => out.push_str("\"\""),
+        out.push('"');
+        if let Some(t) = self.upstream_response_time() {
+            push_seconds(&mut out, t);
         }
+        out.push('"');
         field(&mut out, "upstream_status");
         match self.upstream_status() {
             Some(status) => {
@@ -304,16 +307,15 @@ impl Entry<'_> {
                 scratch = self.remote_user().unwrap_or_default();
                 (!scratch.is_empty()).then_some(scratch.as_str())
             }
-            Var::TimeLocal => Some(&self.stamp.second.local),
-            Var::TimeIso8601 => Some(&self.stamp.second.iso8601),
-            Var::Msec => {
-                let _ = write!(
-                    scratch,
-                    "{}.{:03}",
-                    self.stamp.second.unix_seconds, self.stamp.millis
-                );
-                Some(&scratch)
-            }
+            Var::TimeLocal => self.stamp.as_ref().map(|s| s.second.local.as_str()),
+            Var::TimeIso8601 => self.stamp.as_ref().map(|s| s.second.iso8601.as_str()),
+            Var::Msec => match &self.stamp {
+                Some(stamp) => {
+                    let _ = write!(scratch, "{}.{:03}", stamp.second.unix_seconds, stamp.millis);
+                    Some(&scratch)
+                }
+                None => None,
+            },
             Var::Request => {
                 let _ = write!(
                     scratch,
@@ -353,7 +355,7 @@ impl Entry<'_> {
                 Some(&scratch)
             }
             Var::RequestTime => {
-                let _ = write!(scratch, "{:.3}", self.request_time());
+                push_seconds(&mut scratch, self.request_time());
                 Some(&scratch)
             }
             Var::ProxyUpstreamName => {
@@ -439,8 +441,7 @@ impl Entry<'_> {
 }
 
 fn seconds(scratch: &mut String, value: Option<f64>) -> Option<&str> {
-    let value = value?;
-    let _ = write!(scratch, "{value:.3}");
+    push_seconds(scratch, value?);
     Some(scratch.as_str())
 }
 

@@ -16,7 +16,7 @@ use sluice_ingress_model::{
     Action, Built, DiagnosticKind, Kind, ObjectKey, RouteTable, Severity, VirtualHost,
 };
 
-use super::histogram::{APPLY_BUCKETS, AtomicHistogram};
+use super::histogram::{APPLY_BUCKETS, AtomicHistogram, NANOSECOND};
 use super::labels::encode_pair;
 
 /// Reload and table state.
@@ -77,8 +77,8 @@ impl ControllerMetrics {
             reload_errors: AtomicU64::new(0),
             endpoint_updates: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
-            build_seconds: AtomicHistogram::new(APPLY_BUCKETS),
-            swap_seconds: AtomicHistogram::new(APPLY_BUCKETS),
+            build_seconds: AtomicHistogram::new(APPLY_BUCKETS, NANOSECOND),
+            swap_seconds: AtomicHistogram::new(APPLY_BUCKETS, NANOSECOND),
             state: Mutex::new(State::default()),
         }
     }

@@ -24,36 +24,44 @@ pub const APPLY_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
-/// A histogram over fixed upper bounds (the `+Inf` bucket is implicit).
+/// A histogram over fixed upper bounds (the `+Inf` bucket is implicit). The sum is kept as an
+/// integer count of `unit`s (nanoseconds for durations, bytes for sizes), so an observation is
+/// two atomic adds and no compare-and-swap loop.
 #[derive(Debug)]
 pub struct AtomicHistogram {
     bounds: &'static [f64],
     /// Per-bucket (not cumulative) counts; the last one is `+Inf`.
     counts: Box<[AtomicU64]>,
-    sum_bits: AtomicU64,
+    sum_units: AtomicU64,
+    unit: f64,
 }
 
+/// The sum unit of duration histograms: one nanosecond.
+pub const NANOSECOND: f64 = 1e-9;
+
+/// The sum unit of size histograms: one byte.
+pub const BYTE: f64 = 1.0;
+
 impl AtomicHistogram {
-    /// An empty histogram over `bounds` (ascending).
-    pub fn new(bounds: &'static [f64]) -> Self {
+    /// An empty histogram over `bounds` (ascending) whose sum counts `unit`s.
+    pub fn new(bounds: &'static [f64], unit: f64) -> Self {
         Self {
             bounds,
             counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_bits: AtomicU64::new(0f64.to_bits()),
+            sum_units: AtomicU64::new(0),
+            unit,
         }
     }
 
-    /// Records one value.
+    /// Records one value (negative values count as zero).
     pub fn observe(&self, value: f64) {
         let index = self.bounds.partition_point(|bound| *bound < value);
         if let Some(count) = self.counts.get(index) {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = self
-            .sum_bits
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + value).to_bits())
-            });
+        // Saturating float-to-int cast; sub-unit remainders are rounded.
+        let units = (value.max(0.0) / self.unit).round() as u64;
+        self.sum_units.fetch_add(units, Ordering::Relaxed);
     }
 
     /// How many values were recorded.
@@ -63,7 +71,7 @@ impl AtomicHistogram {
 
     /// The sum of the recorded values.
     pub fn sum(&self) -> f64 {
-        f64::from_bits(self.sum_bits.load(Ordering::Relaxed))
+        self.sum_units.load(Ordering::Relaxed) as f64 * self.unit
     }
 
     fn buckets(&self) -> Vec<(f64, u64)> {
@@ -94,7 +102,7 @@ mod tests {
 
     #[test]
     fn values_land_in_the_first_bucket_at_or_above_them() {
-        let h = AtomicHistogram::new(&[1.0, 2.0]);
+        let h = AtomicHistogram::new(&[1.0, 2.0], NANOSECOND);
         for v in [0.5, 1.0, 1.5, 2.0, 3.0] {
             h.observe(v);
         }
@@ -102,5 +110,9 @@ mod tests {
         assert_eq!(counts, [2, 2, 1]);
         assert_eq!(h.count(), 5);
         assert!((h.sum() - 8.0).abs() < 1e-9);
+        let bytes = AtomicHistogram::new(SIZE_BUCKETS, BYTE);
+        bytes.observe(1500.0);
+        bytes.observe(25.0);
+        assert_eq!(bytes.sum(), 1525.0);
     }
 }

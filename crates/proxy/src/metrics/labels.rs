@@ -312,6 +312,7 @@ impl Interner {
                     canary: canary.clone(),
                     histogram: super::histogram::AtomicHistogram::new(
                         super::histogram::TIME_BUCKETS,
+                        super::histogram::NANOSECOND,
                     ),
                 })
             })

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 
-use super::histogram::{AtomicHistogram, LENGTH_BUCKETS, SIZE_BUCKETS, TIME_BUCKETS};
+use super::histogram::{
+    AtomicHistogram, BYTE, LENGTH_BUCKETS, NANOSECOND, SIZE_BUCKETS, TIME_BUCKETS,
+};
 use super::labels::{LatencyLabels, RequestLabelSet, RouteLabels};
 
 /// The series of one full label set.
@@ -97,13 +99,13 @@ impl RequestSeries {
     pub fn new() -> Self {
         Self {
             requests: AtomicU64::new(0),
-            request_duration: AtomicHistogram::new(TIME_BUCKETS),
-            response_duration: AtomicHistogram::new(TIME_BUCKETS),
-            header_duration: AtomicHistogram::new(TIME_BUCKETS),
-            connect_duration: AtomicHistogram::new(TIME_BUCKETS),
-            request_size: AtomicHistogram::new(LENGTH_BUCKETS),
-            response_size: AtomicHistogram::new(LENGTH_BUCKETS),
-            bytes_sent: AtomicHistogram::new(SIZE_BUCKETS),
+            request_duration: AtomicHistogram::new(TIME_BUCKETS, NANOSECOND),
+            response_duration: AtomicHistogram::new(TIME_BUCKETS, NANOSECOND),
+            header_duration: AtomicHistogram::new(TIME_BUCKETS, NANOSECOND),
+            connect_duration: AtomicHistogram::new(TIME_BUCKETS, NANOSECOND),
+            request_size: AtomicHistogram::new(LENGTH_BUCKETS, BYTE),
+            response_size: AtomicHistogram::new(LENGTH_BUCKETS, BYTE),
+            bytes_sent: AtomicHistogram::new(SIZE_BUCKETS, BYTE),
         }
     }
 

@@ -73,10 +73,11 @@ impl Filter for TelemetryFilter {
         let end = Instant::now();
         let inner = &self.telemetry.inner;
         let observed = &ctx.observed;
+        let logging = inner.access_log.is_active();
         let entry = Entry {
             ctx,
             end,
-            stamp: inner.access_log.clock().stamp(SystemTime::now()),
+            stamp: logging.then(|| inner.access_log.clock().stamp(SystemTime::now())),
             request_bytes: observed.head_bytes + ctx.bytes_received(),
             bytes_sent: observed.response_head_bytes + ctx.bytes_sent(),
         };
@@ -113,7 +114,7 @@ impl Filter for TelemetryFilter {
         {
             metrics.retried(upstream, ctx.attempts - 1);
         }
-        if inner.access_log.is_active() {
+        if logging {
             let config = match &observed.log {
                 Some(config) => config.clone(),
                 None => inner.access_log.config(),

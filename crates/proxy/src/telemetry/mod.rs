@@ -162,8 +162,9 @@ impl Telemetry {
         self.inner.metrics.controller().built(built, elapsed);
     }
 
-    /// The filter that records requests; the builder installs it first.
-    pub(crate) fn filter(&self) -> Arc<dyn crate::Filter> {
+    /// The filter that records requests. [`ProxyBuilder::telemetry`](crate::ProxyBuilder::telemetry)
+    /// installs it before every other filter, which it needs to be to see every request head.
+    pub fn filter(&self) -> Arc<dyn crate::Filter> {
         Arc::new(filter::TelemetryFilter {
             telemetry: self.clone(),
         })
