@@ -235,10 +235,27 @@ async fn promtool_accepts_the_page() {
     let echo = backend("echo").await;
     let telemetry = telemetry(LogBuffer::default(), 64);
     let mut world = world(&echo);
-    world.configmap("enable-access-log-for-default-backend", "true");
-    let proxy = start_with(builder().telemetry(telemetry.clone()), world.table()).await;
+    world
+        .configmap("enable-access-log-for-default-backend", "true")
+        .secret("ec", "ec-sec1")
+        .ingress("secure", Some("ec.example.com"), &[("/", "echo")])
+        .tls("secure", &["ec.example.com"], "ec");
+    let built = sluice_ingress_model::build(&world.snapshot, &world.options);
+    telemetry
+        .metrics()
+        .controller()
+        .built(&built, std::time::Duration::from_millis(3));
+    telemetry.metrics().set_leader("sluice-leader", true);
+    let proxy = start_with(
+        builder()
+            .telemetry(telemetry.clone())
+            .filter(Arc::new(Limiter)),
+        built.table,
+    )
+    .await;
     for (host, path) in [
         ("a.example.com", "/api/x"),
+        ("a.example.com", "/api/limited"),
         ("a.example.com", "/down"),
         ("unknown.test", "/"),
         ("b.example.org", "/"),
@@ -246,6 +263,15 @@ async fn promtool_accepts_the_page() {
         get(proxy.http, host, path).await;
     }
     let page = get(proxy.admin, "admin", "/metrics").await.text();
+    for family in [
+        "nginx_ingress_controller_ssl_expire_time_seconds{",
+        "nginx_ingress_controller_orphan_ingress{",
+        "nginx_ingress_controller_leader_election_status{",
+        "sluice_requests_rejected_total{",
+        "sluice_config_diagnostics{",
+    ] {
+        assert!(page.contains(family), "{family} is empty: {page}");
+    }
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -336,7 +362,7 @@ async fn debug_config_serves_settings_and_the_published_report() {
     init();
     let echo = backend("echo").await;
     let mut world = world(&echo);
-    world.config("skip-access-log-urls", "/healthz");
+    world.configmap("skip-access-log-urls", "/healthz");
     let proxy = start_with(builder(), world.table()).await;
     let page = get(proxy.admin, "admin", "/debug/config").await;
     assert_eq!(page.headers["content-type"], "application/json");
@@ -348,5 +374,49 @@ async fn debug_config_serves_settings_and_the_published_report() {
         .publish_config_report(serde_json::json!({"keys": [{"key": "skip-access-log-urls"}]}));
     let json = get(proxy.admin, "admin", "/debug/config").await.json();
     assert_eq!(json["keys"]["keys"][0]["key"], "skip-access-log-urls");
+    proxy.shutdown().await;
+}
+
+/// A retried request counts in `sluice_upstream_retries_total`; attempts reach the upstream
+/// request counter, and the reuse ratio follows pooled connections.
+#[tokio::test]
+async fn retries_and_connection_reuse_per_upstream() {
+    init();
+    let echo = backend("echo").await;
+    let refused = refused_addr().await;
+    let mut world = World::new();
+    world.service("flaky", &[refused, echo.addr]).ingress(
+        "flaky",
+        Some("f.example.com"),
+        &[("/", "flaky")],
+    );
+    let telemetry = telemetry(LogBuffer::default(), 64);
+    let proxy = start_with(builder().telemetry(telemetry.clone()), world.table()).await;
+    let client = h1_client();
+    let mut retried = 0;
+    for _ in 0..4 {
+        let reply = request(&client, proxy.http, "GET", "f.example.com", "/", empty()).await;
+        assert_eq!(reply.status, 200);
+    }
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    for line in samples(&page, "sluice_upstream_retries_total") {
+        if line.contains("upstream=\"default-flaky-80\"") {
+            retried = line.rsplit(' ').next().unwrap().parse::<u64>().unwrap();
+        }
+    }
+    let requests = samples(&page, "sluice_upstream_requests_total");
+    let attempts: u64 = requests[0].rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        retried >= 1,
+        "the refused endpoint is tried at least once: {page}"
+    );
+    assert_eq!(
+        attempts,
+        4 + retried,
+        "every attempt beyond the first is a retry"
+    );
+    let reuse = samples(&page, "sluice_upstream_connection_reuse_ratio");
+    let ratio: f64 = reuse[0].rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(ratio > 0.0 && ratio < 1.0, "{reuse:?}");
     proxy.shutdown().await;
 }
