@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use http::{Method, Response, StatusCode, Version};
-use sluice_ingress_model::{Route, RouteOrigin, UpstreamId};
+use sluice_ingress_model::{Route, RouteOrigin, Settings, UpstreamId};
 
 use crate::body::{Body, Traffic};
 use crate::error::ErrorSource;
@@ -119,6 +119,8 @@ pub struct RequestContext {
     /// Whether the response body was sent to its end (false when aborted).
     pub completed: bool,
     traffic: Arc<Traffic>,
+    settings: Arc<Settings>,
+    pub(crate) state: crate::state::FeatureState,
 }
 
 impl RequestContext {
@@ -140,7 +142,22 @@ impl RequestContext {
             failure: None,
             completed: false,
             traffic: Arc::default(),
+            settings: default_settings(),
+            state: crate::state::FeatureState::default(),
         }
+    }
+
+    /// The global settings (controller ConfigMap) of the table serving this request.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn settings_arc(&self) -> Arc<Settings> {
+        Arc::clone(&self.settings)
+    }
+
+    pub(crate) fn set_settings(&mut self, settings: Arc<Settings>) {
+        self.settings = settings;
     }
 
     /// Where the matched route was declared (Ingress and path as written).
@@ -161,4 +178,10 @@ impl RequestContext {
     pub(crate) fn traffic(&self) -> &Arc<Traffic> {
         &self.traffic
     }
+}
+
+/// ingress-nginx's defaults, shared by contexts made before a table is known.
+fn default_settings() -> Arc<Settings> {
+    static DEFAULT: std::sync::OnceLock<Arc<Settings>> = std::sync::OnceLock::new();
+    Arc::clone(DEFAULT.get_or_init(Arc::default))
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::body::{Body, Progress, UpstreamRequestBody, UpstreamResponseBody};
 use crate::client::UpstreamClients;
 use crate::error::ProxyError;
+use crate::expand::Vars;
 use crate::filter::{Filter, RequestContext};
 use crate::generation::Generation;
 
@@ -62,13 +63,14 @@ pub(crate) async fn forward(
     fx: ForwardContext<'_>,
     ctx: &mut RequestContext,
     mut parts: http::request::Parts,
-    body: Incoming,
+    body: Body,
     client_upgrade: Option<OnUpgrade>,
     route: &Forward,
     policy: &Policy,
 ) -> Result<Response<Body>, ProxyError> {
     let limits = Limits::from(&policy.timeouts);
-    let id = choose_backend(route, fx.backend_cursor).ok_or_else(|| ProxyError::NoEndpoints {
+    let id = crate::balance::choose_upstream(fx.generation, route, &parts.headers, fx.backend_cursor)
+        .ok_or_else(|| ProxyError::NoEndpoints {
         upstream: route
             .backends
             .first()
@@ -87,6 +89,7 @@ pub(crate) async fn forward(
         .clients
         .for_protocol(&upstream.id, upstream.policy.protocol)?;
 
+    let mut selection = crate::balance::Selection::new(upstream, Vars::new(ctx, &parts));
     let upgrade = client_upgrade.filter(|_| version == Version::HTTP_11);
     prepare_request_head(&mut parts, upgrade.is_some());
     for filter in fx.filters {
@@ -117,7 +120,7 @@ pub(crate) async fn forward(
     let original_uri = parts.uri.clone();
     let mut head = Some(parts);
     let (response, endpoint) = loop {
-        let endpoint = upstream.pick(&endpoints, &tried).ok_or_else(no_endpoints)?;
+        let endpoint = selection.next(&endpoints, &tried).ok_or_else(no_endpoints)?;
         tried.push(endpoint.addr);
         ctx.attempts += 1;
         ctx.endpoint = Some(endpoint.addr);
@@ -132,7 +135,14 @@ pub(crate) async fn forward(
         let request_body = streamed.take().unwrap_or_else(Body::empty);
         let mut request = Request::from_parts(attempt_head, request_body);
         *request.uri_mut() = upstream_uri(endpoint.addr, &original_uri)?;
-        match send(client, request, endpoint.addr, limits, &progress).await {
+        let in_flight = endpoint.state.ewma.start();
+        let started = std::time::Instant::now();
+        let sent = send(client, request, endpoint.addr, limits, &progress).await;
+        drop(in_flight);
+        if sent.is_ok() {
+            endpoint.state.ewma.observe(started.elapsed(), std::time::Instant::now());
+        }
+        match sent {
             Ok(response) => break (response, endpoint.addr),
             Err(error) if error.is_connect_failure() => {
                 let retry_on = &policy.retry.on;
@@ -149,12 +159,16 @@ pub(crate) async fn forward(
             Err(error) => return Err(error),
         }
     };
-    finish_response(response, upgrade, endpoint, limits)
+    let mut response = finish_response(response, upgrade, endpoint, limits)?;
+    if let Some(cookie) = selection.cookie() {
+        response.headers_mut().append(http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Picks a backend by weight (a counter walked over the cumulative weights), `None` when every
 /// weight is zero.
-fn choose_backend<'a>(route: &'a Forward, cursor: &AtomicUsize) -> Option<&'a UpstreamId> {
+pub(crate) fn choose_backend<'a>(route: &'a Forward, cursor: &AtomicUsize) -> Option<&'a UpstreamId> {
     if let [only] = route.backends.as_slice() {
         return (only.weight > 0).then_some(&only.upstream);
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{HeaderValue, StatusCode};
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{
-    Action, Route, RouteTable, Routes, Upstream as UpstreamSpec, UpstreamId,
+    Action, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec, UpstreamId,
 };
 use sluice_router::Router;
 
@@ -26,6 +26,8 @@ pub(crate) struct Generation {
     pub upstreams: Arc<HashMap<UpstreamId, Arc<Upstream>>>,
     /// Certificates for the SNI resolver.
     pub certificates: Arc<CertStore>,
+    /// The table's global settings, shared with every request's context.
+    pub settings: Arc<Settings>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -45,6 +47,7 @@ impl Generation {
             table: Arc::new(table),
             upstreams: Arc::default(),
             certificates: Arc::new(CertStore::empty(default_certificate)),
+            settings: Arc::default(),
         })
     }
 
@@ -86,6 +89,7 @@ impl Generation {
             upstreams.insert(id.clone(), upstream);
         }
         Ok(Self {
+            settings: Arc::new(table.routes.settings.clone()),
             table: Arc::new(table),
             router: Arc::new(router),
             upstreams: Arc::new(upstreams),
@@ -101,6 +105,7 @@ impl Generation {
             router: Arc::clone(&self.router),
             upstreams: Arc::clone(&self.upstreams),
             certificates: Arc::clone(&self.certificates),
+            settings: Arc::clone(&self.settings),
         }
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub fallback_certificate: Arc<CertifiedKey>,
     /// Counter for the weighted choice between a route's backends.
     pub backend_cursor: AtomicUsize,
+    /// Request mirroring: its client, queue and counters.
+    pub mirror: crate::mirror::Mirrors,
     writer: Mutex<()>,
     rebuilds: AtomicU64,
     endpoint_updates: AtomicU64,
@@ -77,6 +79,7 @@ impl Shared {
             generation: ArcSwap::from_pointee(generation),
             fallback_certificate,
             backend_cursor: AtomicUsize::new(0),
+            mirror: crate::mirror::Mirrors::default(),
             writer: Mutex::new(()),
             rebuilds: AtomicU64::new(0),
             endpoint_updates: AtomicU64::new(0),

@@ -19,19 +19,26 @@
 //! ```
 
 mod admin;
+mod auth;
+mod balance;
 mod body;
 mod client;
+mod client_ip;
 mod config;
 mod error;
+mod expand;
 mod filter;
 pub mod filters;
 mod forward;
 mod generation;
 mod handle;
+pub mod limits;
 mod listener;
+mod mirror;
 mod proxy;
 mod service;
 mod shutdown;
+mod state;
 mod tls;
 mod upstream;
 

@@ -28,6 +28,7 @@ pub(crate) struct Pipeline {
     shared: Arc<Shared>,
     clients: UpstreamClients,
     filters: Arc<[Arc<dyn Filter>]>,
+    auth: crate::auth::Authenticator,
 }
 
 impl Pipeline {
@@ -37,6 +38,7 @@ impl Pipeline {
             shared,
             clients: UpstreamClients::new(),
             filters: filters.into(),
+            auth: crate::auth::Authenticator::new(),
         }
     }
 
@@ -51,6 +53,8 @@ impl Pipeline {
             forward::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let mut ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
+        ctx.set_settings(Arc::clone(&generation.settings));
+        ctx.state.record_uri(&parts.uri);
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
         ctx.path = sluice_router::normalize_path(parts.uri.path()).into_owned();
         let route = generation
@@ -65,9 +69,15 @@ impl Pipeline {
                 break;
             }
         }
+        // Authentication is asynchronous, so it runs as its own step after the request
+        // filters (nginx's access phase comes after limits too).
+        if early.is_none() {
+            early = self.auth.check(&mut ctx, &mut parts).await;
+        }
         let outcome = match early {
             Some(response) => Ok(response),
             None => {
+                let body = self.shared.mirror.tap(&ctx, &parts, Body::wrap(body));
                 let fx = ForwardContext {
                     generation: &generation,
                     clients: &self.clients,
@@ -108,7 +118,7 @@ async fn act(
     route: Option<&Route>,
     ctx: &mut RequestContext,
     parts: http::request::Parts,
-    body: Incoming,
+    body: Body,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<Body>, ProxyError> {
     let Some(route) = route else {

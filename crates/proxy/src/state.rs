@@ -1,0 +1,60 @@
+//! Per-request state of the traffic features (limits, auth, affinity, mirroring), carried in
+//! [`RequestContext`](crate::filter::RequestContext), and the built-in filter that adds the
+//! response headers those features ask for.
+
+use http::header::HeaderName;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Uri};
+
+use crate::filter::{Filter, RequestContext};
+use crate::limits::ConnectionGuard;
+
+/// What the traffic features remember about one request.
+#[derive(Debug, Default)]
+pub(crate) struct FeatureState {
+    /// The path and query as the client sent them (`$request_uri`), before any filter could
+    /// change the request URI.
+    request_uri: Option<PathAndQuery>,
+    /// Concurrency slots (`limit-connections*`), released when the context is dropped, that is
+    /// once the response is finished.
+    pub limit_guard: Option<ConnectionGuard>,
+    /// Headers to add to the client's response.
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// `Set-Cookie` values of an external-auth answer, for the client's response.
+    pub auth_cookies: Vec<HeaderValue>,
+    /// Whether they go on every status (`auth-always-set-cookie`).
+    pub auth_cookies_always: bool,
+}
+
+impl FeatureState {
+    /// Remembers the URI as received.
+    pub fn record_uri(&mut self, uri: &Uri) {
+        self.request_uri = uri.path_and_query().cloned();
+    }
+
+    /// `$request_uri`: as received, or the current URI's when none was recorded.
+    pub fn request_uri<'a>(&'a self, parts: &'a http::request::Parts) -> &'a str {
+        match &self.request_uri {
+            Some(pq) => pq.as_str(),
+            None => parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
+        }
+    }
+}
+
+/// Adds the headers the traffic features queued for the response.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeatureHeaders;
+
+impl Filter for FeatureHeaders {
+    fn response(&self, ctx: &mut RequestContext, res: &mut http::response::Parts) {
+        for (name, value) in ctx.state.response_headers.drain(..) {
+            res.headers.append(name, value);
+        }
+        let cookies = std::mem::take(&mut ctx.state.auth_cookies);
+        if crate::auth::cookies_for(res.status, ctx.state.auth_cookies_always) {
+            for cookie in cookies {
+                res.headers.append(http::header::SET_COOKIE, cookie);
+            }
+        }
+    }
+}
