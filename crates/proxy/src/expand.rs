@@ -114,11 +114,8 @@ impl<'a> Vars<'a> {
             }
             Variable::Uri | Variable::DocumentUri => out.push_str(&ctx.path),
             Variable::Args | Variable::QueryString => out.push_str(query.unwrap_or_default()),
-            Variable::IsArgs => {
-                if query.is_some() {
-                    out.push('?');
-                }
-            }
+            Variable::IsArgs if query.is_some() => out.push('?'),
+            Variable::IsArgs => {}
             Variable::RequestMethod => out.push_str(self.parts.method.as_str()),
             Variable::RemoteAddr => {
                 let _ = write!(out, "{}", crate::client_ip::client_ip(ctx));
@@ -236,11 +233,15 @@ mod tests {
         );
         assert_eq!(expand("$is_args$args$http_none", "/x", &headers), "");
         assert_eq!(
-            expand("$escaped_request_uri", "/a b/?x=1&y=2", &[]),
-            "%2Fa%20b%2F%3Fx%3D1%26y%3D2"
+            expand("$escaped_request_uri", "/a%20b/?x=1&y=2", &[]),
+            "%2Fa%2520b%2F%3Fx%3D1%26y%3D2"
         );
         assert_eq!(
-            expand("$proxy_add_x_forwarded_for", "/", &[("x-forwarded-for", "1.1.1.1")]),
+            expand(
+                "$proxy_add_x_forwarded_for",
+                "/",
+                &[("x-forwarded-for", "1.1.1.1")]
+            ),
             "1.1.1.1, 10.0.0.9"
         );
     }

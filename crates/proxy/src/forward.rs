@@ -69,13 +69,14 @@ pub(crate) async fn forward(
     policy: &Policy,
 ) -> Result<Response<Body>, ProxyError> {
     let limits = Limits::from(&policy.timeouts);
-    let id = crate::balance::choose_upstream(fx.generation, route, &parts.headers, fx.backend_cursor)
-        .ok_or_else(|| ProxyError::NoEndpoints {
-        upstream: route
-            .backends
-            .first()
-            .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
-    })?;
+    let id =
+        crate::balance::choose_upstream(fx.generation, route, &parts.headers, fx.backend_cursor)
+            .ok_or_else(|| ProxyError::NoEndpoints {
+                upstream: route
+                    .backends
+                    .first()
+                    .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
+            })?;
     ctx.upstream = Some(id.clone());
     let no_endpoints = || ProxyError::NoEndpoints {
         upstream: id.to_string(),
@@ -120,7 +121,9 @@ pub(crate) async fn forward(
     let original_uri = parts.uri.clone();
     let mut head = Some(parts);
     let (response, endpoint) = loop {
-        let endpoint = selection.next(&endpoints, &tried).ok_or_else(no_endpoints)?;
+        let endpoint = selection
+            .next(&endpoints, &tried)
+            .ok_or_else(no_endpoints)?;
         tried.push(endpoint.addr);
         ctx.attempts += 1;
         ctx.endpoint = Some(endpoint.addr);
@@ -140,7 +143,10 @@ pub(crate) async fn forward(
         let sent = send(client, request, endpoint.addr, limits, &progress).await;
         drop(in_flight);
         if sent.is_ok() {
-            endpoint.state.ewma.observe(started.elapsed(), std::time::Instant::now());
+            endpoint
+                .state
+                .ewma
+                .observe(started.elapsed(), std::time::Instant::now());
         }
         match sent {
             Ok(response) => break (response, endpoint.addr),
@@ -161,14 +167,19 @@ pub(crate) async fn forward(
     };
     let mut response = finish_response(response, upgrade, endpoint, limits)?;
     if let Some(cookie) = selection.cookie() {
-        response.headers_mut().append(http::header::SET_COOKIE, cookie);
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
 
 /// Picks a backend by weight (a counter walked over the cumulative weights), `None` when every
 /// weight is zero.
-pub(crate) fn choose_backend<'a>(route: &'a Forward, cursor: &AtomicUsize) -> Option<&'a UpstreamId> {
+pub(crate) fn choose_backend<'a>(
+    route: &'a Forward,
+    cursor: &AtomicUsize,
+) -> Option<&'a UpstreamId> {
     if let [only] = route.backends.as_slice() {
         return (only.weight > 0).then_some(&only.upstream);
     }

@@ -50,6 +50,7 @@ pub use config::{
 pub use error::{ErrorSource, ProxyError};
 pub use filter::{Connection, Failure, Filter, Flow, RequestContext, Scheme};
 pub use handle::{ApplyOutcome, Change, Handle};
+pub use mirror::MirrorStats;
 pub use proxy::Proxy;
 pub use shutdown::{Bound, ShutdownReport};
 pub use tls::SELF_SIGNED_COMMON_NAME;

@@ -283,9 +283,9 @@ impl http_body::Body for Copy {
                 self.queued.fetch_sub(data.len(), Ordering::AcqRel);
                 Poll::Ready(Some(Ok(Frame::data(data))))
             }
-            Poll::Ready(Some(Err(()))) => {
-                Poll::Ready(Some(Err("mirror copy of the request body was cut off".into())))
-            }
+            Poll::Ready(Some(Err(()))) => Poll::Ready(Some(Err(
+                "mirror copy of the request body was cut off".into(),
+            ))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }

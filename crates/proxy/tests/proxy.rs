@@ -5,14 +5,20 @@
 
 mod proxy {
     mod admin;
+    mod auth;
+    mod balance;
+    mod canary;
     mod filters;
     mod h2;
     mod headers;
+    mod limits;
+    mod mirror;
     mod reload;
     mod routing;
     mod shutdown;
     mod streaming;
     mod support;
     mod tls;
+    mod traffic_support;
     mod upgrade;
 }

@@ -684,7 +684,10 @@ fn sluice_annotations_set_the_aggregate_limits() {
     s.insert_ingress(ing);
     let built = build_default(&s);
     let limits = &route_of(&built, "a.com", "/").policy.rate_limit;
-    assert_eq!((limits.rps, limits.rps_total, limits.connections_total), (5, 100, 20));
+    assert_eq!(
+        (limits.rps, limits.rps_total, limits.connections_total),
+        (5, 100, 20)
+    );
     assert_eq!(codes_for(&built, "ing", "unknown_annotation").len(), 1);
 
     let mut s = with_good();
@@ -698,5 +701,9 @@ fn sluice_annotations_set_the_aggregate_limits() {
     assert!(good_served(&built));
     let names: Vec<&str> = annotations::sluice_registry().map(|s| s.name).collect();
     assert_eq!(names, ["limit-rps-total", "limit-connections-total"]);
-    assert!(names.iter().all(|n| !annotations::sluice_description(n).is_empty()));
+    assert!(
+        names
+            .iter()
+            .all(|n| !annotations::sluice_description(n).is_empty())
+    );
 }

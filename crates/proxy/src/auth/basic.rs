@@ -145,7 +145,12 @@ fn digest_valid(
     let Some(params) = digest_params(header) else {
         return false;
     };
-    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     let (Some(user), Some(nonce_value), Some(uri), Some(response)) =
         (get("username"), get("nonce"), get("uri"), get("response"))
     else {
@@ -220,12 +225,23 @@ mod tests {
         let ok = client_response(&n, "secret", "/a?b=1");
         assert!(digest_valid(&auth, &ok, "GET", "/a?b=1", &secret, t + 10));
         assert!(!digest_valid(&auth, &ok, "GET", "/other", &secret, t + 10));
-        assert!(!digest_valid(&auth, &ok, "GET", "/a?b=1", &secret, t + 301), "expired");
-        assert!(!digest_valid(&auth, &ok, "GET", "/a?b=1", &[8; 16], t), "foreign nonce");
+        assert!(
+            !digest_valid(&auth, &ok, "GET", "/a?b=1", &secret, t + 301),
+            "expired"
+        );
+        assert!(
+            !digest_valid(&auth, &ok, "GET", "/a?b=1", &[8; 16], t),
+            "foreign nonce"
+        );
         let wrong = client_response(&n, "wrong", "/a?b=1");
         assert!(!digest_valid(&auth, &wrong, "GET", "/a?b=1", &secret, t));
         let challenge = challenge(&auth, &secret, t);
-        assert!(challenge.to_str().unwrap().starts_with("Digest realm=\"realm\", qop=\"auth\""));
+        assert!(
+            challenge
+                .to_str()
+                .unwrap()
+                .starts_with("Digest realm=\"realm\", qop=\"auth\"")
+        );
     }
 
     #[test]
@@ -237,6 +253,9 @@ mod tests {
         );
         assert_eq!(basic_credentials("Bearer x"), None);
         assert_eq!(basic_credentials("Basic !!!"), None);
-        assert_eq!(basic_credentials(&format!("Basic {}", STANDARD.encode("nocolon"))), None);
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("nocolon"))),
+            None
+        );
     }
 }

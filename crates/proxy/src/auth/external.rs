@@ -95,7 +95,6 @@ impl Grant {
             }
         }
     }
-
 }
 
 /// Whether the auth `Set-Cookie` goes on a response with this status.
@@ -246,12 +245,6 @@ impl External {
         let expires = now + Duration::from_millis(rule.duration_ms);
         cache.insert(key, (expires, answer.clone()));
     }
-
-    /// Cached answers held.
-    #[cfg(test)]
-    pub fn cached_entries(&self) -> usize {
-        self.cache.lock().map_or(0, |c| c.len())
-    }
 }
 
 /// The headers of the subrequest (see the module doc).
@@ -299,7 +292,8 @@ fn subrequest_headers(auth: &ExternalAuth, vars: Vars<'_>, host: HeaderValue) ->
 
 /// Turns the auth service's answer into the verdict for this request.
 fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> Verdict {
-    let set_cookies: Vec<HeaderValue> = answer.headers.get_all(SET_COOKIE).iter().cloned().collect();
+    let set_cookies: Vec<HeaderValue> =
+        answer.headers.get_all(SET_COOKIE).iter().cloned().collect();
     match answer.status {
         200..=299 => Verdict::Allow(Grant {
             upstream_headers: auth
@@ -317,7 +311,8 @@ fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> Verdict {
         401 => {
             let mut response = match &auth.signin {
                 Some(signin) => {
-                    let location = signin_url(&vars.expand(signin), &auth.signin_redirect_param, vars);
+                    let location =
+                        signin_url(&vars.expand(signin), &auth.signin_redirect_param, vars);
                     let mut response = text(StatusCode::FOUND);
                     if let Ok(location) = HeaderValue::from_str(&location) {
                         response.headers_mut().insert(LOCATION, location);
@@ -327,7 +322,9 @@ fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> Verdict {
                 None => {
                     let mut response = text(StatusCode::UNAUTHORIZED);
                     for value in answer.headers.get_all(WWW_AUTHENTICATE) {
-                        response.headers_mut().append(WWW_AUTHENTICATE, value.clone());
+                        response
+                            .headers_mut()
+                            .append(WWW_AUTHENTICATE, value.clone());
                     }
                     response
                 }
@@ -365,10 +362,14 @@ fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> Verdict {
 /// unless the sign-in URL already carries the parameter.
 fn signin_url(signin: &str, param: &str, vars: Vars<'_>) -> String {
     let param = if param.is_empty() { "rd" } else { param };
-    let query = signin.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q));
+    let query = signin
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(q));
     let present = query.is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split_once('=').is_some_and(|(k, v)| k == param && !v.is_empty()))
+        q.split('&').any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(k, v)| k == param && !v.is_empty())
+        })
     });
     if present {
         return signin.to_owned();

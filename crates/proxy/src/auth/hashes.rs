@@ -110,9 +110,20 @@ fn md5_crypt(password: &[u8], salt: &[u8], magic: &[u8]) -> String {
     out.push_str(&String::from_utf8_lossy(magic));
     out.push_str(&String::from_utf8_lossy(salt));
     out.push('$');
-    let groups = [(d[0], d[6], d[12]), (d[1], d[7], d[13]), (d[2], d[8], d[14])];
-    for (a, b, c) in groups.into_iter().chain([(d[3], d[9], d[15]), (d[4], d[10], d[5])]) {
-        to64(&mut out, u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c), 4);
+    let groups = [
+        (d[0], d[6], d[12]),
+        (d[1], d[7], d[13]),
+        (d[2], d[8], d[14]),
+    ];
+    for (a, b, c) in groups
+        .into_iter()
+        .chain([(d[3], d[9], d[15]), (d[4], d[10], d[5])])
+    {
+        to64(
+            &mut out,
+            u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c),
+            4,
+        );
     }
     to64(&mut out, u32::from(d[11]), 2);
     out
@@ -143,13 +154,19 @@ mod tests {
         let cases = [
             (HashScheme::Apr1, "$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"),
             (HashScheme::Md5Crypt, "$1$abcdefgh$cHJi5PXp/ki/ktXzqlk6I1"),
-            (HashScheme::Sha256Crypt, "$5$abcdefgh$gruCpC7VkOTspMQTTSAR8mtlO9Upms.fwqE5y16JVM."),
+            (
+                HashScheme::Sha256Crypt,
+                "$5$abcdefgh$gruCpC7VkOTspMQTTSAR8mtlO9Upms.fwqE5y16JVM.",
+            ),
             (
                 HashScheme::Sha512Crypt,
                 "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.",
             ),
             (HashScheme::Des, "abNANd1rDfiNc"),
-            (HashScheme::Bcrypt, "$2b$05$abcdefghijklmnopqrstuuOQiyCxlgf/oeuTqixKmWdcYUh4Hjl0a"),
+            (
+                HashScheme::Bcrypt,
+                "$2b$05$abcdefghijklmnopqrstuuOQiyCxlgf/oeuTqixKmWdcYUh4Hjl0a",
+            ),
             (HashScheme::Sha1, "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="),
         ];
         for (scheme, stored) in cases {

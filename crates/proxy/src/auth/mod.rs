@@ -69,7 +69,8 @@ impl Authenticator {
         let policy = Arc::clone(&ctx.route.as_ref()?.policy);
         if let Some(deny) = &policy.deny {
             tracing::debug!(reason = %deny.reason, "location denied");
-            let status = StatusCode::from_u16(deny.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let status =
+                StatusCode::from_u16(deny.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             return Some(external::plain(status));
         }
         let settings = ctx.settings_arc();
@@ -136,7 +137,10 @@ impl Authenticator {
             return None;
         }
         // satisfy any, all failed: a 401 wins over a 403.
-        let index = failures.iter().position(|(_, unauthorized)| *unauthorized).unwrap_or(0);
+        let index = failures
+            .iter()
+            .position(|(_, unauthorized)| *unauthorized)
+            .unwrap_or(0);
         Some(failures.swap_remove(index).0)
     }
 }
@@ -190,9 +194,18 @@ mod tests {
 
     #[test]
     fn no_auth_locations_match_element_wise() {
-        assert!(under("/.well-known/acme-challenge/tok", "/.well-known/acme-challenge"));
-        assert!(under("/.well-known/acme-challenge", "/.well-known/acme-challenge/"));
-        assert!(!under("/.well-known/acme-challengex", "/.well-known/acme-challenge"));
+        assert!(under(
+            "/.well-known/acme-challenge/tok",
+            "/.well-known/acme-challenge"
+        ));
+        assert!(under(
+            "/.well-known/acme-challenge",
+            "/.well-known/acme-challenge/"
+        ));
+        assert!(!under(
+            "/.well-known/acme-challengex",
+            "/.well-known/acme-challenge"
+        ));
         assert!(under("/anything", "/"));
     }
 

@@ -68,7 +68,11 @@ pub fn token() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    format!("{now}.{}.{}", std::process::id(), super::random_below(1_000_000))
+    format!(
+        "{now}.{}.{}",
+        std::process::id(),
+        super::random_below(1_000_000)
+    )
 }
 
 /// Whether a mode pins by endpoint key.
@@ -171,7 +175,9 @@ pub fn http_date(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = DAYS.get(usize::try_from(days % 7).unwrap_or(0)).unwrap_or(&"Thu");
+    let weekday = DAYS
+        .get(usize::try_from(days % 7).unwrap_or(0))
+        .unwrap_or(&"Thu");
     let month_name = MONTHS
         .get(usize::try_from(month - 1).unwrap_or(0))
         .unwrap_or(&"Jan");
@@ -224,14 +230,24 @@ mod tests {
             partitioned: true,
             ..SessionCookie::default()
         };
-        let chrome = set_cookie(&affinity(full.clone()), "k", "b", &cx(Scheme::Https, Some("Chrome/120")))
-            .unwrap();
+        let chrome = set_cookie(
+            &affinity(full.clone()),
+            "k",
+            "b",
+            &cx(Scheme::Https, Some("Chrome/120")),
+        )
+        .unwrap();
         assert_eq!(
             chrome,
             "route=k|b; Max-Age=3600; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=None; Partitioned"
         );
-        let old = set_cookie(&affinity(full), "k", "b", &cx(Scheme::Https, Some("Chrome/51.0")))
-            .unwrap();
+        let old = set_cookie(
+            &affinity(full),
+            "k",
+            "b",
+            &cx(Scheme::Https, Some("Chrome/51.0")),
+        )
+        .unwrap();
         assert!(!old.to_str().unwrap().contains("SameSite"));
         let insecure = SessionCookie {
             secure: Some(false),

@@ -60,7 +60,9 @@ pub fn decide(
         }
     }
     if let Some(rule) = &canary.header
-        && let Some(value) = headers.get(rule.name.as_str()).and_then(|v| v.to_str().ok())
+        && let Some(value) = headers
+            .get(rule.name.as_str())
+            .and_then(|v| v.to_str().ok())
     {
         match &rule.rule {
             CanaryHeaderRule::Value(wanted) => {
@@ -161,29 +163,96 @@ mod tests {
     use Decision::{Canary as C, Main as M};
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn precedence_table() {
         use CanaryHeaderRule::{AlwaysNever, Pattern, Value};
         // (rule, cookie, weight, request headers, expected). The weight draw is always 50.
-        let cases: &[(Option<CanaryHeaderRule>, Option<&str>, u32, &[(&str, &str)], Decision)] = &[
+        let cases: &[(
+            Option<CanaryHeaderRule>,
+            Option<&str>,
+            u32,
+            &[(&str, &str)],
+            Decision,
+        )] = &[
             (Some(AlwaysNever), None, 0, &[("x-canary", "always")], C),
             (Some(AlwaysNever), None, 100, &[("x-canary", "never")], M),
             // Anything else falls through: to the cookie, then to the weight.
-            (Some(AlwaysNever), Some("c"), 0, &[("x-canary", "maybe"), ("cookie", "c=always")], C),
-            (Some(AlwaysNever), Some("c"), 100, &[("x-canary", "other"), ("cookie", "c=never")], M),
+            (
+                Some(AlwaysNever),
+                Some("c"),
+                0,
+                &[("x-canary", "maybe"), ("cookie", "c=always")],
+                C,
+            ),
+            (
+                Some(AlwaysNever),
+                Some("c"),
+                100,
+                &[("x-canary", "other"), ("cookie", "c=never")],
+                M,
+            ),
             (Some(AlwaysNever), None, 100, &[("x-canary", "other")], C),
             (Some(AlwaysNever), None, 0, &[], M),
             // The header beats the cookie.
-            (Some(AlwaysNever), Some("c"), 0, &[("x-canary", "never"), ("cookie", "c=always")], M),
-            (Some(AlwaysNever), Some("c"), 0, &[("x-canary", "always"), ("cookie", "c=never")], C),
+            (
+                Some(AlwaysNever),
+                Some("c"),
+                0,
+                &[("x-canary", "never"), ("cookie", "c=always")],
+                M,
+            ),
+            (
+                Some(AlwaysNever),
+                Some("c"),
+                0,
+                &[("x-canary", "always"), ("cookie", "c=never")],
+                C,
+            ),
             // -value: equal → canary; anything else (even "always") falls through.
             (Some(Value("v1".into())), None, 0, &[("x-canary", "v1")], C),
-            (Some(Value("v1".into())), None, 0, &[("x-canary", "always")], M),
-            (Some(Value("v1".into())), Some("c"), 0, &[("x-canary", "v2"), ("cookie", "c=always")], C),
-            (Some(Value("v1".into())), None, 100, &[("x-canary", "never")], C),
+            (
+                Some(Value("v1".into())),
+                None,
+                0,
+                &[("x-canary", "always")],
+                M,
+            ),
+            (
+                Some(Value("v1".into())),
+                Some("c"),
+                0,
+                &[("x-canary", "v2"), ("cookie", "c=always")],
+                C,
+            ),
+            (
+                Some(Value("v1".into())),
+                None,
+                100,
+                &[("x-canary", "never")],
+                C,
+            ),
             // -pattern: a match anywhere → canary; no match falls through.
-            (Some(Pattern("^beta-[0-9]+$".into())), None, 0, &[("x-canary", "beta-42")], C),
-            (Some(Pattern("beta".into())), None, 0, &[("x-canary", "is-beta-user")], C),
-            (Some(Pattern("^beta$".into())), None, 0, &[("x-canary", "alpha")], M),
+            (
+                Some(Pattern("^beta-[0-9]+$".into())),
+                None,
+                0,
+                &[("x-canary", "beta-42")],
+                C,
+            ),
+            (
+                Some(Pattern("beta".into())),
+                None,
+                0,
+                &[("x-canary", "is-beta-user")],
+                C,
+            ),
+            (
+                Some(Pattern("^beta$".into())),
+                None,
+                0,
+                &[("x-canary", "alpha")],
+                M,
+            ),
             (Some(Pattern("(".into())), None, 0, &[("x-canary", "(")], M),
             // Cookie alone.
             (None, Some("c"), 0, &[("cookie", "a=1; c=always")], C),
@@ -199,7 +268,10 @@ mod tests {
                 assert_eq!(total, 100);
                 50
             });
-            assert_eq!(got, *expected, "case {i}: {rule:?} {cookie_name:?} {weight} {request:?}");
+            assert_eq!(
+                got, *expected,
+                "case {i}: {rule:?} {cookie_name:?} {weight} {request:?}"
+            );
         }
     }
 
@@ -207,28 +279,37 @@ mod tests {
     fn affinity_pins_before_any_rule_unless_legacy() {
         let main_id = UpstreamId::new("ns", "main", PortRef::Number(80));
         let canary_id = UpstreamId::new("ns", "canary", PortRef::Number(80));
-        let mut affinity = Affinity {
+        let sticky = Affinity {
             cookie: SessionCookie::default(),
             mode: AffinityMode::Balanced,
             canary_behavior: AffinityCanaryBehavior::Sticky,
         };
+        let mut legacy = sticky.clone();
+        legacy.canary_behavior = AffinityCanaryBehavior::Legacy;
         let c = canary(Some(CanaryHeaderRule::AlwaysNever), None, 0);
         let on_canary = format!("INGRESSCOOKIE=tok|{}", backend_key(&canary_id.to_string()));
         let on_main = format!("INGRESSCOOKIE=tok|{}", backend_key(&main_id.to_string()));
-        let sides = |a: &Affinity| Sides {
-            main: Some((&main_id, &affinity)),
-            canary: Some((&canary_id, a)),
-        };
         let draw = |_| 100;
-        assert_eq!(decide(&c, &headers(&[("cookie", &on_canary)]), sides(&affinity), draw), C);
-        let h = headers(&[("cookie", &on_main), ("x-canary", "always")]);
-        assert_eq!(decide(&c, &h, sides(&affinity), draw), M);
-        let mut legacy = affinity.clone();
-        legacy.canary_behavior = AffinityCanaryBehavior::Legacy;
-        assert_eq!(decide(&c, &h, sides(&legacy), draw), C);
-        assert_eq!(decide(&c, &headers(&[("cookie", &on_canary)]), sides(&legacy), draw), M);
-        affinity.cookie.name = "other".into();
-        assert_eq!(decide(&c, &headers(&[("cookie", &on_canary)]), sides(&legacy), draw), M);
+        let run = |cookie: &str, header: Option<&str>, main: &Affinity, canary_side: &Affinity| {
+            let mut pairs = vec![("cookie", cookie)];
+            if let Some(h) = header {
+                pairs.push(("x-canary", h));
+            }
+            let sides = Sides {
+                main: Some((&main_id, main)),
+                canary: Some((&canary_id, canary_side)),
+            };
+            decide(&c, &headers(&pairs), sides, draw)
+        };
+        assert_eq!(run(&on_canary, None, &sticky, &sticky), C);
+        assert_eq!(run(&on_main, Some("always"), &sticky, &sticky), M);
+        // legacy: affinity is ignored for the choice.
+        assert_eq!(run(&on_main, Some("always"), &sticky, &legacy), C);
+        assert_eq!(run(&on_canary, None, &sticky, &legacy), M);
+        // A cookie of another name does not pin.
+        let mut renamed = sticky.clone();
+        renamed.cookie.name = "other".into();
+        assert_eq!(run(&on_canary, None, &renamed, &renamed), M);
     }
 
     #[test]
@@ -240,14 +321,24 @@ mod tests {
         let mut rng = super::super::SplitMix(42);
         let n = 20_000u32;
         let hits = (0..n)
-            .filter(|_| decide(&c, &http::HeaderMap::new(), Sides::default(), |t| rng.draw(t)) == C)
+            .filter(|_| {
+                decide(&c, &http::HeaderMap::new(), Sides::default(), |t| {
+                    rng.draw(t)
+                }) == C
+            })
             .count() as f64;
         let p = 0.02;
         let sigma = (f64::from(n) * p * (1.0 - p)).sqrt();
         assert!((hits - f64::from(n) * p).abs() <= 5.0 * sigma, "{hits}");
         c.weight = 1000;
-        assert_eq!(decide(&c, &http::HeaderMap::new(), Sides::default(), |t| t), C);
+        assert_eq!(
+            decide(&c, &http::HeaderMap::new(), Sides::default(), |t| t),
+            C
+        );
         c.weight = 0;
-        assert_eq!(decide(&c, &http::HeaderMap::new(), Sides::default(), |_| 1), M);
+        assert_eq!(
+            decide(&c, &http::HeaderMap::new(), Sides::default(), |_| 1),
+            M
+        );
     }
 }

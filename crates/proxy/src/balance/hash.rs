@@ -62,7 +62,7 @@ impl Ring {
     /// Members clockwise from the key's position, each once.
     pub fn walk(&self, hash: u32) -> impl Iterator<Item = usize> + '_ {
         let start = self.points.partition_point(|(p, _)| *p < hash);
-        let (after, before) = self.points.split_at(start.min(self.points.len()));
+        let (before, after) = self.points.split_at(start.min(self.points.len()));
         let mut seen = std::collections::HashSet::new();
         after
             .iter()
@@ -104,7 +104,9 @@ impl HashRing {
     /// A ring for whole endpoints, or for subsets of `subset` endpoints.
     pub fn new(subset: Option<u32>) -> Self {
         Self {
-            subset: subset.and_then(|s| usize::try_from(s).ok()).filter(|s| *s > 0),
+            subset: subset
+                .and_then(|s| usize::try_from(s).ok())
+                .filter(|s| *s > 0),
             built: ArcSwapOption::empty(),
         }
     }
@@ -219,7 +221,10 @@ mod tests {
             let after = &rest[smaller.owner(h).unwrap()];
             if before != after {
                 moved += 1;
-                assert_eq!(before, &labels[removed], "only keys of the removed endpoint move");
+                assert_eq!(
+                    before, &labels[removed],
+                    "only keys of the removed endpoint move"
+                );
             }
         }
         // Each endpoint owns 1/N of the ring give or take the spread of V virtual nodes
@@ -248,7 +253,10 @@ mod tests {
 
     #[test]
     fn subsets_cover_every_endpoint_and_top_up_the_last() {
-        assert_eq!(subsets(7, 3), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 0, 1]]);
+        assert_eq!(
+            subsets(7, 3),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 0, 1]]
+        );
         assert_eq!(subsets(2, 3), vec![vec![0, 1]]);
         assert!(subsets(0, 3).is_empty());
     }

@@ -43,7 +43,8 @@ pub(crate) struct EndpointState {
 impl EndpointState {
     /// This endpoint's ketama points, computed once.
     pub fn ring_points(&self, addr: SocketAddr) -> &[u32] {
-        self.points.get_or_init(|| hash::points_of(&addr.to_string()))
+        self.points
+            .get_or_init(|| hash::points_of(&addr.to_string()))
     }
 }
 
@@ -102,8 +103,7 @@ pub(crate) fn choose_upstream<'a>(
         return Some(main);
     };
     let live = |id: &UpstreamId| generation.upstreams.get(id);
-    let Some(canary_upstream) = live(&canary.upstream).filter(|u| !u.endpoints().is_empty())
-    else {
+    let Some(canary_upstream) = live(&canary.upstream).filter(|u| !u.endpoints().is_empty()) else {
         return Some(main);
     };
     let affinity_of = |u: &'a Upstream| u.policy.affinity.as_ref().map(|a| (&u.id, a));
@@ -187,7 +187,9 @@ impl<'a> Selection<'a> {
             if let Some(pinned) = &sticky.pinned {
                 let found = if persistent {
                     list.iter()
-                        .find(|e| affinity::endpoint_key(&balancer.name, e.addr) == pinned.upstream_key)
+                        .find(|e| {
+                            affinity::endpoint_key(&balancer.name, e.addr) == pinned.upstream_key
+                        })
                         .cloned()
                 } else {
                     balancer
@@ -213,8 +215,7 @@ impl<'a> Selection<'a> {
                 (0..STICKY_TRIES)
                     .find_map(|_| {
                         let token = affinity::token();
-                        let endpoint =
-                            balancer.sticky_ring.pick(list, &token, |_| true, |_| 0)?;
+                        let endpoint = balancer.sticky_ring.pick(list, &token, |_| true, |_| 0)?;
                         usable(&endpoint).then_some((endpoint, token))
                     })
                     .or_else(|| {
@@ -347,8 +348,12 @@ mod tests {
         let fast = Arc::new(Endpoint::new(([127, 0, 0, 1], 1).into()));
         let slow = Arc::new(Endpoint::new(([127, 0, 0, 1], 2).into()));
         let now = Instant::now();
-        fast.state.ewma.observe(std::time::Duration::from_millis(1), now);
-        slow.state.ewma.observe(std::time::Duration::from_millis(50), now);
+        fast.state
+            .ewma
+            .observe(std::time::Duration::from_millis(1), now);
+        slow.state
+            .ewma
+            .observe(std::time::Duration::from_millis(50), now);
         let list = vec![Arc::clone(&slow), Arc::clone(&fast)];
         for _ in 0..50 {
             assert_eq!(pick_ewma(&list, &[], now).unwrap().addr, fast.addr);

@@ -209,17 +209,29 @@ mod tests {
         }
         assert_eq!(passed, 2, "rps 1, burst 1: two pass at once");
         // Another Ingress has its own zone.
-        assert!(matches!(zones.check(&b, &limits(1), client), Verdict::Admitted(_)));
+        assert!(matches!(
+            zones.check(&b, &limits(1), client),
+            Verdict::Admitted(_)
+        ));
         // New settings: a new zone.
-        assert!(matches!(zones.check(&a, &limits(2), client), Verdict::Admitted(_)));
+        assert!(matches!(
+            zones.check(&a, &limits(2), client),
+            Verdict::Admitted(_)
+        ));
         assert_eq!(zones.request_zones(), 3);
         let mut exempt = limits(1);
         exempt.allowlist = vec!["10.0.0.0/8".parse().unwrap()];
-        assert!(matches!(zones.check(&a, &exempt, client), Verdict::Unlimited));
+        assert!(matches!(
+            zones.check(&a, &exempt, client),
+            Verdict::Unlimited
+        ));
         assert!(matches!(
             zones.check(&a, &RateLimit::default(), client),
             Verdict::Unlimited
         ));
-        assert!(matches!(zones.check(&a, &limits(1), client), Verdict::RateExceeded));
+        assert!(matches!(
+            zones.check(&a, &limits(1), client),
+            Verdict::RateExceeded
+        ));
     }
 }

@@ -44,7 +44,8 @@ pub const SWEEP_EVERY: u64 = 4096;
 /// The least time between two sweeps of a zone.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
-type Keyed<C> = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type Keyed<C> =
+    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// One request limit: `rate` requests per `per`, burst `rate × multiplier`, nodelay.
@@ -127,7 +128,9 @@ impl<C: Clock> RequestZone<C> {
                 return false;
             }
         }
-        self.total.as_ref().is_none_or(|total| total.check().is_ok())
+        self.total
+            .as_ref()
+            .is_none_or(|total| total.check().is_ok())
     }
 
     /// Client keys held (the sum over the per-client limits).
@@ -149,7 +152,7 @@ impl<C: Clock + Send + Sync + 'static> RequestZone<C> {
     /// sweeps the zone on a blocking thread (or right here outside a runtime).
     pub fn maybe_sweep(self: &Arc<Self>, now_secs: u64) {
         let n = self.checks.fetch_add(1, Ordering::Relaxed);
-        if n % SWEEP_EVERY != 0 || self.per_client.is_empty() {
+        if !n.is_multiple_of(SWEEP_EVERY) || self.per_client.is_empty() {
             return;
         }
         let last = self.last_sweep.load(Ordering::Relaxed);
@@ -264,7 +267,11 @@ mod tests {
         }
         assert_eq!(zone.keys(), 1000);
         zone.sweep();
-        assert_eq!(zone.keys(), 1000, "state is still needed within the burst window");
+        assert_eq!(
+            zone.keys(),
+            1000,
+            "state is still needed within the burst window"
+        );
         // (burst + 1) · T = 11 × 100 ms after the last request, nothing is left to remember.
         zone.clock().advance(Duration::from_millis(1100));
         zone.sweep();

@@ -10,8 +10,8 @@ mod traffic;
 
 pub(crate) use auth::{cache_durations, method};
 pub(crate) use backend::{hash_balance, proxy_redirect};
-pub(crate) use sluice::SLUICE;
 pub(crate) use sluice::DESCRIPTIONS as SLUICE_DESCRIPTIONS;
+pub(crate) use sluice::SLUICE;
 
 use super::{AnnotationSpec, Draft, Group, Scope, Status, Tier};
 use crate::key::ObjectKey;
