@@ -25,6 +25,10 @@ impl Filter for RateLimits {
         let Some(route) = &ctx.route else {
             return Flow::Continue;
         };
+        if route.policy.deny.is_some() {
+            // A denied route answers its deny status in the access step; nothing to count.
+            return Flow::Continue;
+        }
         let limits = &route.policy.rate_limit;
         let default_zone;
         let ingress = match &route.origin {

@@ -4,7 +4,7 @@ use super::{a, check_regex, token};
 use crate::annotations::AnnotationSpec;
 use crate::annotations::Group::{Access, Canary, Cors, RateLimit};
 use crate::annotations::Scope::{Ingress, Location};
-use crate::annotations::Status::{Exact, Partial};
+use crate::annotations::Status::{Exact, NoEffect, Partial};
 use crate::annotations::Tier::{T1, T2, T3};
 use crate::policy::CorsOrigin;
 use crate::policy::RiskLevel::{Low, Medium};
@@ -100,10 +100,20 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
         d.policy.rate_limit.rps = uint32(v)?;
         Ok(())
     }),
-    a("limit-rpm", RateLimit, T2, Low, Location, Exact, |v, d| {
-        d.policy.rate_limit.rpm = uint32(v)?;
-        Ok(())
-    }),
+    a(
+        "limit-rpm",
+        RateLimit,
+        T2,
+        Low,
+        Location,
+        Partial(
+            "checked after limit-rps: a request limit-rpm rejects has still spent its limit-rps allowance (nginx checks both zones all-or-nothing)",
+        ),
+        |v, d| {
+            d.policy.rate_limit.rpm = uint32(v)?;
+            Ok(())
+        },
+    ),
     a(
         "limit-connections",
         RateLimit,
@@ -131,17 +141,25 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
             Ok(())
         },
     ),
-    a("limit-rate", RateLimit, T3, Low, Location, Exact, |v, d| {
-        d.policy.rate_limit.rate_bytes_per_sec = kilobytes(v)?;
-        Ok(())
-    }),
+    a(
+        "limit-rate",
+        RateLimit,
+        T3,
+        Low,
+        Location,
+        NoEffect("response bandwidth limiting is not implemented yet"),
+        |v, d| {
+            d.policy.rate_limit.rate_bytes_per_sec = kilobytes(v)?;
+            Ok(())
+        },
+    ),
     a(
         "limit-rate-after",
         RateLimit,
         T3,
         Low,
         Location,
-        Exact,
+        NoEffect("response bandwidth limiting is not implemented yet"),
         |v, d| {
             d.policy.rate_limit.rate_after_bytes = kilobytes(v)?;
             Ok(())
