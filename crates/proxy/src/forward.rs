@@ -138,17 +138,8 @@ pub(crate) async fn forward(
         let request_body = streamed.take().unwrap_or_else(Body::empty);
         let mut request = Request::from_parts(attempt_head, request_body);
         *request.uri_mut() = upstream_uri(endpoint.addr, &original_uri)?;
-        let in_flight = endpoint.state.ewma.start();
-        let started = std::time::Instant::now();
-        let sent = send(client, request, endpoint.addr, limits, &progress).await;
-        drop(in_flight);
-        if sent.is_ok() {
-            endpoint
-                .state
-                .ewma
-                .observe(started.elapsed(), std::time::Instant::now());
-        }
-        match sent {
+        let attempt = send(client, request, endpoint.addr, limits, &progress);
+        match crate::balance::measured(&endpoint, attempt).await {
             Ok(response) => break (response, endpoint.addr),
             Err(error) if error.is_connect_failure() => {
                 let retry_on = &policy.retry.on;
@@ -166,11 +157,7 @@ pub(crate) async fn forward(
         }
     };
     let mut response = finish_response(response, upgrade, endpoint, limits)?;
-    if let Some(cookie) = selection.cookie() {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, cookie);
-    }
+    selection.pin(&mut response);
     Ok(response)
 }
 

@@ -238,6 +238,15 @@ impl<'a> Selection<'a> {
         }
     }
 
+    /// Adds the `Set-Cookie` pinning the client when this request picked a new endpoint.
+    pub fn pin<B>(&self, response: &mut http::Response<B>) {
+        if let Some(cookie) = self.cookie() {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+    }
+
     /// The `Set-Cookie` pinning the client, when this request picked a new endpoint.
     pub fn cookie(&self) -> Option<HeaderValue> {
         let sticky = self.sticky.as_ref()?;
@@ -249,6 +258,25 @@ impl<'a> Selection<'a> {
             &sticky.cookie,
         )
     }
+}
+
+/// Runs one attempt against `endpoint`: counted in flight while it runs, its time to the
+/// response head fed to the endpoint's EWMA when it succeeds.
+pub(crate) async fn measured<T, E>(
+    endpoint: &Endpoint,
+    attempt: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let in_flight = endpoint.state.ewma.start();
+    let started = Instant::now();
+    let result = attempt.await;
+    drop(in_flight);
+    if result.is_ok() {
+        endpoint
+            .state
+            .ewma
+            .observe(started.elapsed(), Instant::now());
+    }
+    result
 }
 
 /// Power of two choices on the peak-EWMA score.
