@@ -152,10 +152,6 @@ impl RequestContext {
         &self.settings
     }
 
-    pub(crate) fn settings_arc(&self) -> Arc<Settings> {
-        Arc::clone(&self.settings)
-    }
-
     pub(crate) fn set_settings(&mut self, settings: Arc<Settings>) {
         self.settings = settings;
     }

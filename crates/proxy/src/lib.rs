@@ -23,7 +23,6 @@ mod auth;
 mod balance;
 mod body;
 mod client;
-mod client_ip;
 mod config;
 mod error;
 mod expand;

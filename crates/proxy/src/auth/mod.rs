@@ -24,7 +24,6 @@ mod hashes;
 pub(crate) use external::cookies_for;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use http::{Response, StatusCode};
 use sluice_ingress_model::Policy;
@@ -66,24 +65,38 @@ impl Authenticator {
         ctx: &mut RequestContext,
         parts: &mut http::request::Parts,
     ) -> Option<Response<Body>> {
-        let policy = Arc::clone(&ctx.route.as_ref()?.policy);
+        match self.decide(ctx, parts).await {
+            Decision::Pass => None,
+            Decision::Grant(grant) => {
+                admit(ctx, parts, &grant);
+                None
+            }
+            Decision::Refuse(response) => Some(response),
+        }
+    }
+
+    /// The decision, reading the request only.
+    async fn decide(&self, ctx: &RequestContext, parts: &http::request::Parts) -> Decision {
+        let Some(route) = &ctx.route else {
+            return Decision::Pass;
+        };
+        let policy = &route.policy;
         if let Some(deny) = &policy.deny {
             tracing::debug!(reason = %deny.reason, "location denied");
             let status =
                 StatusCode::from_u16(deny.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return Some(external::plain(status));
+            return Decision::Refuse(external::plain(status));
         }
-        let settings = ctx.settings_arc();
         let external = policy
             .auth
             .external
             .as_ref()
-            .or_else(|| global_auth(&policy, &settings, ctx));
+            .or_else(|| global_auth(policy, ctx.settings(), ctx));
         let basic = policy.auth.basic.as_ref();
         if basic.is_none() && external.is_none() {
-            return None;
+            return Decision::Pass;
         }
-        let client = crate::client_ip::client_ip(ctx);
+        let client = crate::state::client_ip(ctx);
         let lists = &policy.access;
         let lists_configured = !lists.allow.is_empty() || !lists.deny.is_empty();
         let any = lists.satisfy == Satisfy::Any;
@@ -92,17 +105,17 @@ impl Authenticator {
         if lists_configured {
             if ip_allowed(lists, client) {
                 if any {
-                    return None;
+                    return Decision::Pass;
                 }
             } else if any {
                 failures.push((external::plain(StatusCode::FORBIDDEN), false));
             } else {
-                return Some(external::plain(StatusCode::FORBIDDEN));
+                return Decision::Refuse(external::plain(StatusCode::FORBIDDEN));
             }
         }
         if let Some(auth) = basic {
             match basic::check(auth, parts, &self.digest_secret).await {
-                Basic::Valid if any => return None,
+                Basic::Valid if any => return Decision::Pass,
                 Basic::Valid => {}
                 Basic::Challenge(challenge) => {
                     let mut response = external::plain(StatusCode::UNAUTHORIZED);
@@ -110,39 +123,46 @@ impl Authenticator {
                         .headers_mut()
                         .insert(http::header::WWW_AUTHENTICATE, challenge);
                     if !any {
-                        return Some(response);
+                        return Decision::Refuse(response);
                     }
                     failures.push((response, true));
                 }
             }
         }
         if let Some(auth) = external {
-            match self.external.check(auth, &policy, ctx, parts).await {
-                Verdict::Allow(grant) => {
-                    admit(ctx, parts, &grant);
-                    return None;
-                }
+            match self.external.check(auth, policy, ctx, parts).await {
+                Verdict::Allow(grant) => return Decision::Grant(grant),
                 Verdict::Deny {
                     response,
                     unauthorized,
                 } => {
                     if !any {
-                        return Some(response);
+                        return Decision::Refuse(response);
                     }
                     failures.push((response, unauthorized));
                 }
             }
         }
         if failures.is_empty() {
-            return None;
+            return Decision::Pass;
         }
         // satisfy any, all failed: a 401 wins over a 403.
         let index = failures
             .iter()
             .position(|(_, unauthorized)| *unauthorized)
             .unwrap_or(0);
-        Some(failures.swap_remove(index).0)
+        Decision::Refuse(failures.swap_remove(index).0)
     }
+}
+
+/// What the access step decided.
+enum Decision {
+    /// Go on.
+    Pass,
+    /// Go on with what external auth granted.
+    Grant(Grant),
+    /// Answer with this.
+    Refuse(Response<Body>),
 }
 
 /// Applies an external-auth grant: headers into the request, cookies onto the response.

@@ -38,7 +38,7 @@ impl Filter for RateLimits {
                 &default_zone
             }
         };
-        let client = crate::client_ip::client_ip(ctx);
+        let client = crate::state::client_ip(ctx);
         let status = match self.zones.check(ingress, limits, client) {
             Verdict::Unlimited => return Flow::Continue,
             Verdict::Admitted(guard) => {
