@@ -52,20 +52,25 @@ impl Ewma {
         *average = Some((next, now));
     }
 
-    /// The decayed average latency in milliseconds at `now` (0 before any sample).
-    pub fn average_ms(&self, now: Instant) -> f64 {
+    /// The decayed average latency in milliseconds at `now`, `None` before any sample.
+    pub fn sampled_ms(&self, now: Instant) -> Option<f64> {
         let average = self.average.lock().unwrap_or_else(|p| p.into_inner());
-        match *average {
-            Some((value, at)) => value * decay_weight(now.saturating_duration_since(at)),
-            None => 0.0,
-        }
+        average.map(|(value, at)| value * decay_weight(now.saturating_duration_since(at)))
     }
 
-    /// The score the balancer minimises: decayed average × (requests in flight + 1).
-    pub fn score(&self, now: Instant) -> f64 {
+    /// The decayed average latency in milliseconds at `now` (0 before any sample).
+    #[cfg(test)]
+    pub fn average_ms(&self, now: Instant) -> f64 {
+        self.sampled_ms(now).unwrap_or(0.0)
+    }
+
+    /// The score the balancer minimises: decayed average × (requests in flight + 1). An
+    /// endpoint without samples is scored with `unmeasured` (ingress-nginx starts new endpoints
+    /// at the average of the others), so it is tried without being flooded.
+    pub fn score(&self, now: Instant, unmeasured: f64) -> f64 {
         let pending = f64::from(self.in_flight.load(Ordering::Relaxed));
-        // An unmeasured endpoint scores by its load alone, so it is tried but not flooded.
-        self.average_ms(now).max(f64::EPSILON) * (pending + 1.0)
+        let average = self.sampled_ms(now).unwrap_or(unmeasured);
+        average.max(f64::EPSILON) * (pending + 1.0)
     }
 }
 
@@ -100,10 +105,12 @@ mod tests {
         let now = Instant::now();
         let e = Ewma::default();
         e.observe(Duration::from_millis(10), now);
-        let idle = e.score(now);
+        let idle = e.score(now, 0.0);
         let guard = e.start();
-        assert!((e.score(now) - 2.0 * idle).abs() < 1e-9);
+        assert!((e.score(now, 0.0) - 2.0 * idle).abs() < 1e-9);
         drop(guard);
-        assert!((e.score(now) - idle).abs() < 1e-9);
+        assert!((e.score(now, 0.0) - idle).abs() < 1e-9);
+        let fresh = Ewma::default();
+        assert!((fresh.score(now, 7.0) - 7.0).abs() < 1e-9);
     }
 }

@@ -38,6 +38,7 @@ pub(crate) struct EndpointState {
     /// Latency statistics (`ewma`).
     pub ewma: ewma::Ewma,
     points: OnceLock<Box<[u32]>>,
+    sticky_key: OnceLock<String>,
 }
 
 impl EndpointState {
@@ -45,6 +46,13 @@ impl EndpointState {
     pub fn ring_points(&self, addr: SocketAddr) -> &[u32] {
         self.points
             .get_or_init(|| hash::points_of(&addr.to_string()))
+    }
+
+    /// This endpoint's persistent-affinity key in `upstream`, computed once (an endpoint
+    /// object belongs to one upstream).
+    pub fn sticky_key(&self, upstream: &str, addr: SocketAddr) -> &str {
+        self.sticky_key
+            .get_or_init(|| affinity::endpoint_key(upstream, addr))
     }
 }
 
@@ -187,9 +195,7 @@ impl<'a> Selection<'a> {
             if let Some(pinned) = &sticky.pinned {
                 let found = if persistent {
                     list.iter()
-                        .find(|e| {
-                            affinity::endpoint_key(&balancer.name, e.addr) == pinned.upstream_key
-                        })
+                        .find(|e| e.state.sticky_key(&balancer.name, e.addr) == pinned.upstream_key)
                         .cloned()
                 } else {
                     balancer
@@ -209,7 +215,10 @@ impl<'a> Selection<'a> {
             let (endpoint, key) = if persistent {
                 let candidates: Vec<&Arc<Endpoint>> = list.iter().filter(|e| usable(e)).collect();
                 let endpoint = pick_random(&candidates)?;
-                let key = affinity::endpoint_key(&balancer.name, endpoint.addr);
+                let key = endpoint
+                    .state
+                    .sticky_key(&balancer.name, endpoint.addr)
+                    .to_owned();
                 (endpoint, key)
             } else {
                 (0..STICKY_TRIES)
@@ -292,11 +301,14 @@ fn pick_ewma(list: &[Arc<Endpoint>], tried: &[SocketAddr], now: Instant) -> Opti
             let b = (a + 1 + random_below(n - 1)) % n;
             let first = candidates.get(usize::try_from(a).ok()?)?;
             let second = candidates.get(usize::try_from(b).ok()?)?;
-            let better = if second.state.ewma.score(now) < first.state.ewma.score(now) {
-                second
-            } else {
-                first
-            };
+            let (a, b) = (&first.state.ewma, &second.state.ewma);
+            // Unmeasured endpoints count as the other candidate's average.
+            let (sa, sb) = (a.sampled_ms(now), b.sampled_ms(now));
+            let (a_score, b_score) = (
+                a.score(now, sb.unwrap_or(0.0)),
+                b.score(now, sa.unwrap_or(0.0)),
+            );
+            let better = if b_score < a_score { second } else { first };
             Some(Arc::clone(better))
         }
     }
