@@ -34,6 +34,7 @@ mod handle;
 pub mod limits;
 mod listener;
 mod mirror;
+mod outbound;
 mod proxy;
 mod service;
 mod shutdown;

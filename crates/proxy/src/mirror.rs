@@ -11,7 +11,8 @@
 //!   request fails and counts as failed) while the original body keeps flowing;
 //! - a copy gets the route's connect timeout and read timeout as its whole budget.
 //!
-//! Targets are `http://` URLs; other schemes are counted as failed.
+//! Targets are `http://` or `https://` URLs ([`crate::outbound`]); other schemes count as
+//! failed.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,9 +25,6 @@ use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderValue, Request, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use sluice_ingress_model::Action;
 use tokio::sync::mpsc;
 
@@ -35,6 +33,7 @@ use crate::error::BoxError;
 use crate::expand::Vars;
 use crate::filter::RequestContext;
 use crate::handle::Handle;
+use crate::outbound::OutboundClient;
 
 /// Mirror copies in flight at most, per proxy.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -59,7 +58,7 @@ pub struct MirrorStats {
 
 /// The mirroring of one proxy: client, in-flight cap and counters.
 pub(crate) struct Mirrors {
-    client: Client<HttpConnector, Body>,
+    client: OutboundClient,
     in_flight: Arc<AtomicUsize>,
     counters: Arc<Counters>,
 }
@@ -74,15 +73,8 @@ struct Counters {
 
 impl Default for Mirrors {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Self {
-            client,
+            client: crate::outbound::client(32),
             in_flight: Arc::default(),
             counters: Arc::default(),
         }
@@ -104,9 +96,14 @@ impl Mirrors {
         }
         let target = Vars::new(ctx, parts).expand(&mirror.target);
         let uri = match target.parse::<Uri>() {
-            Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => uri,
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.authority().is_some() =>
+            {
+                uri
+            }
             _ => {
-                tracing::debug!(%target, "mirror target is not an http:// URL");
+                tracing::debug!(%target, "mirror target is not an http:// or https:// URL");
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 return body;
             }

@@ -22,9 +22,6 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use sluice_ingress_model::Policy;
 use sluice_ingress_model::policy::ExternalAuth;
 use sluice_ingress_model::template::{Allow, Template};
@@ -32,6 +29,7 @@ use sluice_ingress_model::template::{Allow, Template};
 use crate::body::Body;
 use crate::expand::Vars;
 use crate::filter::RequestContext;
+use crate::outbound::OutboundClient;
 
 /// Cached auth answers kept at most.
 pub const CACHE_ENTRIES: usize = 10_000;
@@ -104,7 +102,7 @@ pub(crate) fn cookies_for(status: StatusCode, always: bool) -> bool {
 
 /// The client and cache for external auth.
 pub struct External {
-    client: Client<HttpConnector, Body>,
+    client: OutboundClient,
     cache: Mutex<HashMap<String, (Instant, Answer)>>,
 }
 
@@ -116,17 +114,8 @@ impl std::fmt::Debug for External {
 
 impl Default for External {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(32)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Self {
-            client,
+            client: crate::outbound::client(32),
             cache: Mutex::default(),
         }
     }
@@ -177,8 +166,8 @@ impl External {
         vars: Vars<'_>,
     ) -> Result<Answer, String> {
         let uri: Uri = url.parse().map_err(|e| format!("invalid auth URL: {e}"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err("only http:// auth URLs are supported".into());
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err("the auth URL is not http:// or https://".into());
         }
         let host = uri
             .authority()

@@ -201,6 +201,22 @@ async fn external_auth_sends_ingress_nginx_headers_and_copies_response_headers()
 }
 
 #[tokio::test]
+async fn external_auth_over_https() {
+    let auth = tls_recorder().await;
+    let url = format!("https://localhost:{}/ok", auth.addr.port());
+    let (world, _echo) = app(&[("auth-url", &url), ("auth-response-headers", "X-User")]).await;
+    let proxy = start(world.table()).await;
+    let reply = get(proxy.http, HOST, "/secure").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.seen_one("x-user"), "alice");
+    assert_eq!(
+        auth.last().header("host"),
+        format!("localhost:{}", auth.addr.port())
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
 async fn external_auth_method_redirect_and_extra_headers() {
     let auth = recorder().await;
     let url = format!("http://{}/ok", auth.addr);

@@ -68,6 +68,18 @@ async fn the_mirror_receives_a_copy_of_each_request() {
 }
 
 #[tokio::test]
+async fn mirrors_over_https() {
+    let mirror = tls_recorder().await;
+    let target = format!("https://localhost:{}$request_uri", mirror.addr.port());
+    let (proxy, _echo) = mirrored(&target, &[]).await;
+    post_many(&proxy, 3, 2000).await;
+    let stats = settled(&proxy.handle, 3).await;
+    assert_eq!((stats.completed, stats.failed), (3, 0));
+    assert_eq!(mirror.last().body_len, 2000);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
 async fn without_the_body_the_copy_is_bodiless() {
     let mirror = recorder().await;
     let target = format!("http://{}$request_uri", mirror.addr);

@@ -141,6 +141,23 @@ impl Recorder {
 
 /// Starts a [`Recorder`] on 127.0.0.1.
 pub async fn recorder() -> Recorder {
+    start_recorder(None).await
+}
+
+/// Starts a [`Recorder`] serving HTTPS with a self-signed certificate for `localhost`.
+pub async fn tls_recorder() -> Recorder {
+    init();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    start_recorder(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+}
+
+async fn start_recorder(tls: Option<tokio_rustls::TlsAcceptor>) -> Recorder {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
@@ -151,12 +168,24 @@ pub async fn recorder() -> Recorder {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (log, builder) = (log.clone(), builder.clone());
+            let (log, builder, tls) = (log.clone(), builder.clone(), tls.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| answer(log.clone(), req));
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                match tls {
+                    None => {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
             });
         }
     });
