@@ -595,20 +595,14 @@ const ACCESS: &[KeySpec] = &[
         status: NoEffect("response bandwidth limiting is not implemented yet"),
         ..ann("limit-rate-after", Access, T3, "limit-rate-after")
     },
-    g(
-        "global-auth-url",
-        Access,
-        T2,
-        Partial("http:// auth services only (an https:// URL answers 500)"),
-        |v, c| {
-            c.global_auth_url = if v.trim().is_empty() {
-                None
-            } else {
-                Some(url_template(v, Allow::VARS)?)
-            };
-            Ok(())
-        },
-    ),
+    g("global-auth-url", Access, T2, Exact, |v, c| {
+        c.global_auth_url = if v.trim().is_empty() {
+            None
+        } else {
+            Some(url_template(v, Allow::VARS)?)
+        };
+        Ok(())
+    }),
     g("global-auth-method", Access, T3, Exact, |v, c| {
         c.global_auth.method = Some(crate::annotations::auth_method(v)?);
         Ok(())

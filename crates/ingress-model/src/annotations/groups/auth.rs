@@ -60,20 +60,10 @@ pub(super) const AUTH: &[AnnotationSpec] = &[
         d.auth_realm = safe_text(v)?;
         Ok(())
     }),
-    a(
-        "auth-url",
-        Auth,
-        T1,
-        High,
-        Location,
-        Partial(
-            "http:// auth services only (an https:// URL answers 500); the subrequest gets the route's connect plus read timeout",
-        ),
-        |v, d| {
-            d.external_url = Some(url_template(v, Allow::VARS)?);
-            Ok(())
-        },
-    ),
+    a("auth-url", Auth, T1, High, Location, Exact, |v, d| {
+        d.external_url = Some(url_template(v, Allow::VARS)?);
+        Ok(())
+    }),
     a("auth-signin", Auth, T1, High, Location, Exact, |v, d| {
         d.external.signin = Some(url_template(v, Allow::VARS)?);
         Ok(())

@@ -223,7 +223,7 @@ pub(super) const MIRROR: &[AnnotationSpec] = &[
         High,
         Ingress,
         Partial(
-            "http:// targets only; a copy never holds up the original (nginx waits for the mirror): at most 256 copies in flight per replica, more are dropped and counted",
+            "a copy never holds up the original (nginx waits for the mirror): at most 256 copies in flight per replica, more are dropped and counted",
         ),
         |v, d| {
             d.mirror_target = Some(url_template(v, Allow::VARS)?);
