@@ -158,7 +158,14 @@ pub(crate) async fn forward(
     };
     let mut response = finish_response(response, upgrade, endpoint, limits)?;
     selection.pin(&mut response);
-    Ok(response)
+    let bandwidth = &policy.rate_limit;
+    Ok(response.map(|body| {
+        crate::limits::Throttled::wrap(
+            body,
+            bandwidth.rate_bytes_per_sec,
+            bandwidth.rate_after_bytes,
+        )
+    }))
 }
 
 /// Picks a backend by weight (a counter walked over the cumulative weights), `None` when every

@@ -587,14 +587,8 @@ const ACCESS: &[KeySpec] = &[
         T3,
         NoEffect("limits are always keyed by the client address"),
     ),
-    KeySpec {
-        status: NoEffect("response bandwidth limiting is not implemented yet"),
-        ..ann("limit-rate", Access, T3, "limit-rate")
-    },
-    KeySpec {
-        status: NoEffect("response bandwidth limiting is not implemented yet"),
-        ..ann("limit-rate-after", Access, T3, "limit-rate-after")
-    },
+    ann("limit-rate", Access, T3, "limit-rate"),
+    ann("limit-rate-after", Access, T3, "limit-rate-after"),
     g("global-auth-url", Access, T2, Exact, |v, c| {
         c.global_auth_url = if v.trim().is_empty() {
             None

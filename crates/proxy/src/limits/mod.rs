@@ -1,12 +1,13 @@
 //! Rate and connection limits (ingress-nginx `limit-rps`, `limit-rpm`, `limit-connections`,
 //! `limit-burst-multiplier`, `limit-allowlist`, and sluice's `limit-rps-total` and
-//! `limit-connections-total`).
+//! `limit-connections-total`), and response bandwidth (`limit-rate`, `limit-rate-after`).
 //!
 //! One zone per Ingress, shared by all of its paths, per replica, as in ingress-nginx. Zones
 //! live in [`Zones`], outside the generation, keyed by the Ingress and its limit settings: a
 //! rebuild that keeps an Ingress's settings keeps its counters, a change of settings starts a
 //! fresh zone (nginx's reload does the same). Zones unused for [`IDLE_ZONE`] are dropped.
 
+mod bandwidth;
 mod connections;
 mod requests;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use sluice_ingress_model::ObjectKey;
 use sluice_ingress_model::policy::RateLimit;
 
+pub use bandwidth::Throttled;
 pub use connections::{ConnectionGuard, ConnectionZone};
 pub use requests::{RateSpec, RequestZone, SWEEP_EVERY, SWEEP_INTERVAL};
 

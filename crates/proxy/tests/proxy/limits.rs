@@ -149,3 +149,13 @@ async fn aggregate_limits_count_every_client_together() {
     eventually(async || statuses(&proxy, B, "/", 1).await == [200]).await;
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn limit_rate_delivers_the_whole_body() {
+    // 1 MiB/s after the first 64 KiB: a 256 KiB download is slowed, never cut.
+    let (proxy, _echo) = limited(&[("limit-rate", "1024"), ("limit-rate-after", "64")], &[]).await;
+    let reply = get(proxy.http, HOST, "/download?bytes=262144").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), 262_144);
+    proxy.shutdown().await;
+}

@@ -4,7 +4,7 @@ use super::{a, check_regex, token};
 use crate::annotations::AnnotationSpec;
 use crate::annotations::Group::{Access, Canary, Cors, RateLimit};
 use crate::annotations::Scope::{Ingress, Location};
-use crate::annotations::Status::{Exact, NoEffect, Partial};
+use crate::annotations::Status::{Exact, Partial};
 use crate::annotations::Tier::{T1, T2, T3};
 use crate::policy::CorsOrigin;
 use crate::policy::RiskLevel::{Low, Medium};
@@ -147,7 +147,9 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        NoEffect("response bandwidth limiting is not implemented yet"),
+        Partial(
+            "the rate counts from the moment limit-rate-after bytes were sent (nginx counts from the start of the request with one second of credit)",
+        ),
         |v, d| {
             d.policy.rate_limit.rate_bytes_per_sec = kilobytes(v)?;
             Ok(())
@@ -159,7 +161,9 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        NoEffect("response bandwidth limiting is not implemented yet"),
+        Partial(
+            "the rate counts from the moment limit-rate-after bytes were sent (nginx counts from the start of the request with one second of credit)",
+        ),
         |v, d| {
             d.policy.rate_limit.rate_after_bytes = kilobytes(v)?;
             Ok(())
