@@ -5,27 +5,22 @@
 //! `X-Scheme` with `auth-method`), `Host` set to the auth service's and `X-Forwarded-Proto`
 //! and `Content-Length` removed.
 //!
-//! A 2xx answer allows the request: the `auth-response-headers` of the answer replace those of
-//! the request (a header the answer lacks is removed, so a client cannot forge it). 401 and
-//! 403 are returned (401 becomes a 302 to `auth-signin` with `rd=<original URL>` when set;
-//! otherwise its `WWW-Authenticate` is kept); any other status, an unreachable service or a
-//! timeout (the route's connect plus read timeout) gives 500. Answers are cached per
-//! `auth-cache-key` and `auth-cache-duration` in a bounded cache ([`CACHE_ENTRIES`]).
+//! What the answer means is [`super::verdict`]'s; an unreachable service or a timeout (the
+//! route's connect plus read timeout) gives 500. Answers are cached per `auth-cache-key` and
+//! `auth-cache-duration` in a bounded cache ([`CACHE_ENTRIES`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use http::header::{
-    CONTENT_LENGTH, EXPECT, HOST, HeaderName, LOCATION, SET_COOKIE, TRANSFER_ENCODING,
-    WWW_AUTHENTICATE,
-};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::header::{CONTENT_LENGTH, EXPECT, HOST, HeaderName, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
 use sluice_ingress_model::Policy;
 use sluice_ingress_model::policy::ExternalAuth;
 use sluice_ingress_model::template::{Allow, Template};
 
+use super::verdict::{Verdict, deny, verdict};
 use crate::body::Body;
 use crate::expand::Vars;
 use crate::filter::RequestContext;
@@ -47,57 +42,13 @@ const X_AUTH_REQUEST_REDIRECT: HeaderName = HeaderName::from_static("x-auth-requ
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_SCHEME: HeaderName = HeaderName::from_static("x-scheme");
 
-/// Statuses whose responses carry the auth `Set-Cookie` without `auth-always-set-cookie`
-/// (nginx `add_header` without `always`).
-const COOKIE_STATUSES: [u16; 10] = [200, 201, 204, 206, 301, 302, 303, 304, 307, 308];
-
 /// What the auth service said, as far as the proxy needs it.
 #[derive(Clone, Debug)]
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-}
-
-/// The verdict on one request.
-#[derive(Debug)]
-pub enum Verdict {
-    /// Allowed: apply these to the upstream request and the client response.
-    Allow(Grant),
-    /// Denied with this response (401, 403, 302 to sign-in, or 500).
-    Deny {
-        /// The response.
-        response: Response<Body>,
-        /// Whether it is a 401 (for `satisfy any`).
-        unauthorized: bool,
-    },
-}
-
-/// What an allowed request takes along.
-#[derive(Debug, Default)]
-pub struct Grant {
-    /// `auth-response-headers`: the value to set, or `None` to remove the header.
-    pub upstream_headers: Vec<(HeaderName, Option<HeaderValue>)>,
-    /// `Set-Cookie` values for the client response.
-    pub set_cookies: Vec<HeaderValue>,
-    /// Whether the cookies go on every response status (`auth-always-set-cookie`).
-    pub always_set_cookie: bool,
-}
-
-impl Grant {
-    /// Puts the auth response headers into the upstream request.
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.upstream_headers {
-            headers.remove(name);
-            if let Some(value) = value {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-    }
-}
-
-/// Whether the auth `Set-Cookie` goes on a response with this status.
-pub(crate) fn cookies_for(status: StatusCode, always: bool) -> bool {
-    always || COOKIE_STATUSES.contains(&status.as_u16())
+pub(super) struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
 }
 
 /// The client and cache for external auth.
@@ -279,126 +230,32 @@ fn subrequest_headers(auth: &ExternalAuth, vars: Vars<'_>, host: HeaderValue) ->
     headers
 }
 
-/// Turns the auth service's answer into the verdict for this request.
-fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> Verdict {
-    let set_cookies: Vec<HeaderValue> =
-        answer.headers.get_all(SET_COOKIE).iter().cloned().collect();
-    match answer.status {
-        200..=299 => Verdict::Allow(Grant {
-            upstream_headers: auth
-                .response_headers
-                .iter()
-                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
-                .map(|name| {
-                    let value = answer.headers.get(&name).cloned();
-                    (name, value)
-                })
-                .collect(),
-            set_cookies,
-            always_set_cookie: auth.always_set_cookie,
-        }),
-        401 => {
-            let mut response = match &auth.signin {
-                Some(signin) => {
-                    let location =
-                        signin_url(&vars.expand(signin), &auth.signin_redirect_param, vars);
-                    let mut response = text(StatusCode::FOUND);
-                    if let Ok(location) = HeaderValue::from_str(&location) {
-                        response.headers_mut().insert(LOCATION, location);
-                    }
-                    response
-                }
-                None => {
-                    let mut response = text(StatusCode::UNAUTHORIZED);
-                    for value in answer.headers.get_all(WWW_AUTHENTICATE) {
-                        response
-                            .headers_mut()
-                            .append(WWW_AUTHENTICATE, value.clone());
-                    }
-                    response
-                }
-            };
-            if auth.always_set_cookie {
-                for cookie in set_cookies {
-                    response.headers_mut().append(SET_COOKIE, cookie);
-                }
-            }
-            Verdict::Deny {
-                response,
-                unauthorized: true,
-            }
-        }
-        403 => {
-            let mut response = text(StatusCode::FORBIDDEN);
-            if auth.always_set_cookie {
-                for cookie in set_cookies {
-                    response.headers_mut().append(SET_COOKIE, cookie);
-                }
-            }
-            Verdict::Deny {
-                response,
-                unauthorized: false,
-            }
-        }
-        status => {
-            tracing::warn!(status, "external auth answered an unexpected status");
-            deny(StatusCode::INTERNAL_SERVER_ERROR, false)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16) -> Answer {
+        Answer {
+            status,
+            headers: HeaderMap::new(),
         }
     }
-}
 
-/// ingress-nginx `buildAuthSignInURL`: append `<param>=$scheme://$http_host$escaped_request_uri`
-/// unless the sign-in URL already carries the parameter.
-fn signin_url(signin: &str, param: &str, vars: Vars<'_>) -> String {
-    let param = if param.is_empty() { "rd" } else { param };
-    let query = signin
-        .split_once('?')
-        .map(|(_, q)| q.split('#').next().unwrap_or(q));
-    let present = query.is_some_and(|q| {
-        q.split('&').any(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(k, v)| k == param && !v.is_empty())
-        })
-    });
-    if present {
-        return signin.to_owned();
+    #[test]
+    fn the_cache_keeps_only_cacheable_statuses_and_stays_bounded() {
+        let external = External::default();
+        let auth = ExternalAuth::new(Template::literal("http://auth/"));
+        // ingress-nginx's default: 200, 202 and 401 for five minutes; not 403.
+        external.store(&auth, "forbidden".into(), &answer(403));
+        assert!(external.cached("forbidden").is_none());
+        external.store(&auth, "ok".into(), &answer(200));
+        assert_eq!(external.cached("ok").map(|a| a.status), Some(200));
+        for i in 0..CACHE_ENTRIES + 50 {
+            external.store(&auth, format!("k{i}"), &answer(401));
+        }
+        let held = external.cache.lock().unwrap().len();
+        assert!(held <= CACHE_ENTRIES, "{held}");
+        let latest = format!("k{}", CACHE_ENTRIES + 49);
+        assert_eq!(external.cached(&latest).map(|a| a.status), Some(401));
     }
-    let separator = if query.is_some() { '&' } else { '?' };
-    let escaped = vars.expand(&Template {
-        text: "$escaped_request_uri".into(),
-        parts: vec![sluice_ingress_model::template::Part::Var(
-            sluice_ingress_model::template::Variable::EscapedRequestUri,
-        )],
-    });
-    format!(
-        "{signin}{separator}{param}={}://{}{escaped}",
-        vars.ctx.connection.scheme,
-        vars.best_http_host()
-    )
-}
-
-fn text(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::full(format!(
-        "{} {}\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-fn deny(status: StatusCode, unauthorized: bool) -> Verdict {
-    Verdict::Deny {
-        response: text(status),
-        unauthorized,
-    }
-}
-
-/// A plain-text response with this status (shared by the auth module).
-pub(super) fn plain(status: StatusCode) -> Response<Body> {
-    text(status)
 }

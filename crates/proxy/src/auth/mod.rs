@@ -20,8 +20,9 @@
 mod basic;
 mod external;
 mod hashes;
+mod verdict;
 
-pub(crate) use external::cookies_for;
+pub(crate) use verdict::cookies_for;
 
 use std::net::IpAddr;
 
@@ -32,7 +33,8 @@ use sluice_ingress_model::policy::{AccessControl, ExternalAuth, Satisfy};
 use crate::body::Body;
 use crate::filter::RequestContext;
 use basic::Basic;
-use external::{External, Grant, Verdict};
+use external::External;
+use verdict::{Grant, Verdict};
 
 /// Runs the access step; owns the external-auth client and cache.
 #[derive(Debug)]
@@ -85,7 +87,7 @@ impl Authenticator {
             tracing::debug!(reason = %deny.reason, "location denied");
             let status =
                 StatusCode::from_u16(deny.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return Decision::Refuse(external::plain(status));
+            return Decision::Refuse(verdict::plain(status));
         }
         let external = policy
             .auth
@@ -108,9 +110,9 @@ impl Authenticator {
                     return Decision::Pass;
                 }
             } else if any {
-                failures.push((external::plain(StatusCode::FORBIDDEN), false));
+                failures.push((verdict::plain(StatusCode::FORBIDDEN), false));
             } else {
-                return Decision::Refuse(external::plain(StatusCode::FORBIDDEN));
+                return Decision::Refuse(verdict::plain(StatusCode::FORBIDDEN));
             }
         }
         if let Some(auth) = basic {
@@ -118,7 +120,7 @@ impl Authenticator {
                 Basic::Valid if any => return Decision::Pass,
                 Basic::Valid => {}
                 Basic::Challenge(challenge) => {
-                    let mut response = external::plain(StatusCode::UNAUTHORIZED);
+                    let mut response = verdict::plain(StatusCode::UNAUTHORIZED);
                     response
                         .headers_mut()
                         .insert(http::header::WWW_AUTHENTICATE, challenge);
