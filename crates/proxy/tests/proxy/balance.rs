@@ -65,6 +65,7 @@ async fn the_affinity_cookie_pins_a_client_across_requests_and_endpoint_updates(
         &all[..3],
         &[
             ("affinity", "cookie"),
+            ("affinity-mode", "persistent"),
             ("session-cookie-name", "route"),
             ("session-cookie-max-age", "3600"),
         ],
@@ -90,7 +91,8 @@ async fn the_affinity_cookie_pins_a_client_across_requests_and_endpoint_updates(
             "a pinned client keeps its cookie"
         );
     }
-    // Endpoint-only updates: another endpoint leaves, a new one joins.
+    // Endpoint-only updates: another endpoint leaves, a new one joins (persistent mode; in
+    // balanced mode a joining endpoint may take the session, see the scale-up test).
     let other = all[..3]
         .iter()
         .find(|a| bs.iter().find(|b| b.addr == **a).unwrap().name != pinned);
