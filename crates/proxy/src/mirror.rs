@@ -25,6 +25,9 @@ use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderValue, Request, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use sluice_ingress_model::Action;
 use tokio::sync::mpsc;
 
@@ -33,7 +36,6 @@ use crate::error::BoxError;
 use crate::expand::Vars;
 use crate::filter::RequestContext;
 use crate::handle::Handle;
-use crate::outbound::OutboundClient;
 
 /// Mirror copies in flight at most, per proxy.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -58,7 +60,7 @@ pub struct MirrorStats {
 
 /// The mirroring of one proxy: client, in-flight cap and counters.
 pub(crate) struct Mirrors {
-    client: OutboundClient,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     in_flight: Arc<AtomicUsize>,
     counters: Arc<Counters>,
 }

@@ -18,12 +18,9 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::body::Body;
 
-/// An outbound client.
-pub(crate) type OutboundClient = Client<HttpsConnector<HttpConnector>, Body>;
-
 /// A pooled HTTP/1.1 client for `http://` and `https://` URLs keeping up to `idle_per_host`
 /// idle connections for a minute.
-pub(crate) fn client(idle_per_host: usize) -> OutboundClient {
+pub(crate) fn client(idle_per_host: usize) -> Client<HttpsConnector<HttpConnector>, Body> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // The ring provider supports the safe default versions (TLS 1.2 and 1.3), so the builder
     // cannot fail here.

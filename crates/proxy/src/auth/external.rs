@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use http::header::{CONTENT_LENGTH, EXPECT, HOST, HeaderName, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use sluice_ingress_model::Policy;
 use sluice_ingress_model::policy::ExternalAuth;
 use sluice_ingress_model::template::{Allow, Template};
@@ -24,7 +27,6 @@ use super::verdict::{Verdict, deny, verdict};
 use crate::body::Body;
 use crate::expand::Vars;
 use crate::filter::RequestContext;
-use crate::outbound::OutboundClient;
 
 /// Cached auth answers kept at most.
 pub const CACHE_ENTRIES: usize = 10_000;
@@ -53,7 +55,7 @@ pub(super) struct Answer {
 
 /// The client and cache for external auth.
 pub struct External {
-    client: OutboundClient,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     cache: Mutex<HashMap<String, (Instant, Answer)>>,
 }
 

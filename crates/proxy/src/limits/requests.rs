@@ -44,8 +44,11 @@ pub const SWEEP_EVERY: u64 = 4096;
 /// The least time between two sweeps of a zone.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A per-client limiter (governor's keyed GCRA on a DashMap); named because clippy finds the
+/// spelled-out type too complex for a field.
 type Keyed<C> =
     RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+/// An all-clients limiter (governor's direct GCRA).
 type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// One request limit: `rate` requests per `per`, burst `rate × multiplier`, nodelay.
