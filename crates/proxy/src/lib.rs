@@ -1,6 +1,8 @@
 //! The sluice data plane: listeners (HTTP with h2c, HTTPS with SNI), the per-request pipeline
-//! and its filters, pooled upstream clients with round-robin balancing and ingress-nginx's
-//! timeouts, admin endpoints and graceful shutdown.
+//! and its filters, pooled upstream clients with ingress-nginx's balancing (round robin, peak
+//! EWMA, consistent hashing, cookie affinity, canaries) and timeouts, rate and connection
+//! limits, basic/digest and external authentication, request mirroring, admin endpoints and
+//! graceful shutdown.
 //!
 //! It serves whatever [`RouteTable`](sluice_ingress_model::RouteTable) it is handed through
 //! [`Handle::apply`] and never knows where that table came from: sources and binaries wire a
