@@ -78,6 +78,7 @@ endpoints:
     for (host, status) in cases {
         let reply = get(gw.http, host, "/").await;
         assert_eq!(reply.status, status, "{host}: {}", reply.text());
+        // sluice always names itself, without a version unless `server-tokens: "true"`.
         assert_eq!(reply.headers["server"], "sluice", "{host}");
         if status != 200 {
             assert!(

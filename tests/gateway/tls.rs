@@ -101,11 +101,11 @@ async fn sni_serves_each_hosts_certificate_and_the_default_for_unknown_names() {
     // One label below the wildcard's label is not covered.
     let deep = tls_get(gw.https, "a.shop.apps.example.com", ALPN_H1, "/").await;
     assert!(contains(&deep.certificate, b"sluice default certificate"));
-    // Plain HTTP still routes the TLS hosts.
-    assert_eq!(
-        served_by(&get(gw.http, "one.example.com", "/").await),
-        "one"
-    );
+    // Plain HTTP to a host with TLS is redirected to HTTPS (ingress-nginx's default
+    // `ssl-redirect: "true"`, annotations.md#server-side-https-enforcement-through-redirect).
+    let plain = get(gw.http, "one.example.com", "/x").await;
+    assert_eq!(plain.status, 308);
+    assert_eq!(plain.headers["location"], "https://one.example.com/x");
 }
 
 #[tokio::test]

@@ -84,6 +84,30 @@ pub(crate) struct Traffic {
     pub sent: AtomicU64,
 }
 
+/// Why the client's request body failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ClientFailure {
+    /// It grew past `proxy-body-size` (413).
+    TooLarge(u64),
+    /// Nothing arrived for `client-body-timeout` (408).
+    Timeout(Duration),
+    /// The client broke the body or the connection.
+    Broken(String),
+}
+
+impl ClientFailure {
+    /// The error a failed request reports.
+    pub fn to_error(&self) -> ProxyError {
+        match self {
+            Self::TooLarge(limit) => ProxyError::BodyTooLarge { limit: *limit },
+            Self::Timeout(after) => ProxyError::ClientTimeout { after: *after },
+            Self::Broken(reason) => ProxyError::ClientBody {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 /// How far the forwarding of a request body has come; the wait for the response head reads it
 /// so that a long upload is not cut off by the read timeout.
 #[derive(Debug)]
@@ -91,7 +115,7 @@ pub(crate) struct Progress {
     start: Instant,
     last_activity_ms: AtomicU64,
     request_done: AtomicBool,
-    client_failure: OnceLock<String>,
+    client_failure: OnceLock<ClientFailure>,
 }
 
 impl Progress {
@@ -122,17 +146,18 @@ impl Progress {
     }
 
     /// Why the client's body failed, if it did.
-    pub fn client_failure(&self) -> Option<&str> {
-        self.client_failure.get().map(String::as_str)
+    pub fn client_failure(&self) -> Option<&ClientFailure> {
+        self.client_failure.get()
     }
 
-    fn finish_request(&self) {
+    /// Records that the whole body went out.
+    pub fn finish_request(&self) {
         self.touch();
         self.request_done.store(true, Ordering::Relaxed);
     }
 
-    fn fail_client(&self, reason: String) {
-        let _ = self.client_failure.set(reason);
+    fn fail_client(&self, failure: ClientFailure) {
+        let _ = self.client_failure.set(failure);
     }
 }
 
@@ -173,28 +198,35 @@ impl IdleTimer {
     }
 }
 
-/// The client's request body on its way to the upstream: counts bytes, records progress and
-/// fails when the client sends nothing for the send timeout.
+/// The client's request body on its way to the upstream: counts bytes, records progress, fails
+/// when the client sends nothing for `client-body-timeout` and when it grows past
+/// `proxy-body-size`.
 pub(crate) struct UpstreamRequestBody<B> {
     inner: B,
     idle: IdleTimer,
     progress: std::sync::Arc<Progress>,
     traffic: std::sync::Arc<Traffic>,
+    limit: Option<u64>,
+    seen: u64,
 }
 
 impl<B> UpstreamRequestBody<B> {
-    /// Wraps a client body.
+    /// Wraps a client body; `seen` bytes of it were already read (a buffered prefix).
     pub fn new(
         inner: B,
         idle: Duration,
         progress: std::sync::Arc<Progress>,
         traffic: std::sync::Arc<Traffic>,
+        limit: Option<u64>,
+        seen: u64,
     ) -> Self {
         Self {
             inner,
             idle: IdleTimer::new(idle),
             progress,
             traffic,
+            limit,
+            seen,
         }
     }
 }
@@ -215,11 +247,9 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => {
                 if this.idle.poll_expired(cx) {
-                    let error = ProxyError::ClientBody {
-                        reason: format!("no data for {:?}", this.idle.limit),
-                    };
-                    this.progress.fail_client(error.to_string());
-                    return Poll::Ready(Some(Err(error.into())));
+                    let failure = ClientFailure::Timeout(this.idle.limit);
+                    this.progress.fail_client(failure.clone());
+                    return Poll::Ready(Some(Err(failure.to_error().into())));
                 }
                 Poll::Pending
             }
@@ -229,6 +259,14 @@ where
                     this.traffic
                         .received
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    this.seen = this.seen.saturating_add(data.len() as u64);
+                    if let Some(limit) = this.limit
+                        && this.seen > limit
+                    {
+                        let failure = ClientFailure::TooLarge(limit);
+                        this.progress.fail_client(failure.clone());
+                        return Poll::Ready(Some(Err(failure.to_error().into())));
+                    }
                 }
                 if this.inner.is_end_stream() {
                     this.progress.finish_request();
@@ -239,7 +277,8 @@ where
             }
             Poll::Ready(Some(Err(error))) => {
                 let error: BoxError = error.into();
-                this.progress.fail_client(error.to_string());
+                this.progress
+                    .fail_client(ClientFailure::Broken(error.to_string()));
                 Poll::Ready(Some(Err(error)))
             }
             Poll::Ready(None) => {

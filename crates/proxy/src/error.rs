@@ -75,6 +75,28 @@ pub enum ProxyError {
         /// Why.
         reason: String,
     },
+    /// The request body is larger than `proxy-body-size`.
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The client sent nothing for `client-body-timeout`.
+    #[error("client sent no body data for {after:?}")]
+    ClientTimeout {
+        /// The timeout.
+        after: Duration,
+    },
+    /// The upstream's response head is larger than `proxy-buffer-size`.
+    #[error("upstream {endpoint} sent too big header ({size} bytes, limit {limit})")]
+    HeaderTooBig {
+        /// The endpoint.
+        endpoint: SocketAddr,
+        /// The head's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The request cannot be forwarded as it is (e.g. no usable path).
     #[error("invalid request: {reason}")]
     InvalidRequest {
@@ -137,6 +159,9 @@ impl ProxyError {
             Self::ClientBody { .. } | Self::InvalidRequest { .. } => {
                 (StatusCode::BAD_REQUEST, Client)
             }
+            Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, Client),
+            Self::ClientTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, Client),
+            Self::HeaderTooBig { .. } => (StatusCode::BAD_GATEWAY, Upstream),
             Self::UnsupportedProtocol { .. } => (StatusCode::BAD_GATEWAY, Internal),
             Self::Router(_) | Self::InvalidTable { .. } | Self::Bind { .. } | Self::Tls { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, Internal)
@@ -157,6 +182,9 @@ impl ProxyError {
             Self::UpstreamTimeout { .. } => "upstream timed out".to_owned(),
             Self::UpstreamProtocol { .. } => "upstream protocol error".to_owned(),
             Self::ClientBody { .. } => "request body failed".to_owned(),
+            Self::BodyTooLarge { .. } => "request entity too large".to_owned(),
+            Self::ClientTimeout { .. } => "request body timed out".to_owned(),
+            Self::HeaderTooBig { .. } => "upstream sent too big header".to_owned(),
             Self::InvalidRequest { reason } => reason.clone(),
             Self::Router(_) | Self::InvalidTable { .. } | Self::Bind { .. } | Self::Tls { .. } => {
                 "internal error".to_owned()

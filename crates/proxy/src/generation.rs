@@ -6,14 +6,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
+use regex::Regex;
+use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{
-    Action, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec, UpstreamId,
+    Action, PathMatch, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec, UpstreamId,
 };
 use sluice_router::Router;
 
+use crate::client::UpstreamClients;
+use crate::client_cert::ClientAuthRuntime;
 use crate::error::ProxyError;
+use crate::filters::access::BlockRules;
+use crate::hosts::{HostIndex, HostRuntime, server_name};
 use crate::tls::CertStore;
+use crate::tls_config::{self, HostTls};
 use crate::upstream::Upstream;
 
 /// Router, upstreams and certificates of one applied table.
@@ -26,8 +33,17 @@ pub(crate) struct Generation {
     pub upstreams: Arc<HashMap<UpstreamId, Arc<Upstream>>>,
     /// Certificates for the SNI resolver.
     pub certificates: Arc<CertStore>,
-    /// The table's global settings, shared with every request's context.
-    pub settings: Arc<Settings>,
+    /// Per-host facts (TLS section, app-root, client certificates, TLS configuration).
+    pub hosts: Arc<HostIndex>,
+    /// The TLS configuration of handshakes whose host has none of its own; `None` when even
+    /// rustls's defaults could not be built (handshakes are refused).
+    pub default_tls: Option<Arc<ServerConfig>>,
+    /// `block-cidrs`, `block-user-agents`, `block-referers`, compiled.
+    pub blocking: Arc<BlockRules>,
+    /// Compiled path regexes of routes with `rewrite-target`, by pattern.
+    pub rewrites: Arc<HashMap<String, Regex>>,
+    /// Upstream connection pools for the table's upstream keep-alive settings.
+    pub clients: Arc<UpstreamClients>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -42,13 +58,29 @@ impl Generation {
     /// The generation serving an empty table: every request gets the built-in 404.
     pub fn empty(default_certificate: Arc<CertifiedKey>) -> Result<Self, ProxyError> {
         let table = RouteTable::default();
+        let certificates = Arc::new(CertStore::empty(default_certificate));
+        let settings = &table.routes.settings;
         Ok(Self {
             router: Arc::new(Router::new(&table.routes)?),
-            table: Arc::new(table),
             upstreams: Arc::default(),
-            certificates: Arc::new(CertStore::empty(default_certificate)),
-            settings: Arc::default(),
+            hosts: Arc::default(),
+            default_tls: tls_config::server_config(
+                &settings.tls,
+                &settings.client,
+                &certificates,
+                &HostTls::default(),
+            ),
+            blocking: Arc::new(BlockRules::compile(&settings.blocking)),
+            rewrites: Arc::default(),
+            clients: Arc::new(UpstreamClients::new(&settings.upstream)),
+            certificates,
+            table: Arc::new(table),
         })
+    }
+
+    /// The table's global settings.
+    pub fn settings(&self) -> &Settings {
+        &self.table.routes.settings
     }
 
     /// Compiles a new generation for `table`. Fails (changing nothing) when the router rejects
@@ -61,11 +93,70 @@ impl Generation {
     ) -> Result<Self, ProxyError> {
         validate(&table.routes)?;
         let router = Router::new(&table.routes)?;
-        let certificates = CertStore::build(
+        let certificates = Arc::new(CertStore::build(
             &table.routes,
             Some((&previous.table.routes, &previous.certificates)),
             default_certificate,
-        );
+        ));
+        let settings = &table.routes.settings;
+        let provider = crate::tls::provider();
+        let hosts = HostIndex::build(&table.routes, |vhost| {
+            let client_auth = vhost
+                .policy
+                .client_auth
+                .as_ref()
+                .map(|auth| Arc::new(ClientAuthRuntime::new(auth, provider.clone())));
+            let overrides = HostTls {
+                ciphers: vhost.policy.ssl_ciphers.as_deref(),
+                prefer_server_ciphers: vhost.policy.prefer_server_ciphers,
+                client_auth: client_auth.as_ref(),
+            };
+            let server_config = (!overrides.is_default())
+                .then(|| {
+                    tls_config::server_config(
+                        &settings.tls,
+                        &settings.client,
+                        &certificates,
+                        &overrides,
+                    )
+                })
+                .flatten();
+            let app_root = vhost
+                .routes
+                .iter()
+                .find_map(|r| r.policy.redirects.app_root.clone());
+            HostRuntime {
+                name: server_name(&vhost.host),
+                has_tls: vhost.tls.is_some(),
+                app_root,
+                client_auth,
+                server_config,
+            }
+        });
+        let default_tls = if settings.tls == previous.settings().tls
+            && settings.client.http2 == previous.settings().client.http2
+            && Arc::ptr_eq(&certificates, &previous.certificates)
+        {
+            previous.default_tls.clone()
+        } else {
+            tls_config::server_config(
+                &settings.tls,
+                &settings.client,
+                &certificates,
+                &HostTls::default(),
+            )
+        };
+        let blocking = if settings.blocking == previous.settings().blocking {
+            previous.blocking.clone()
+        } else {
+            Arc::new(BlockRules::compile(&settings.blocking))
+        };
+        let clients = if settings.upstream == previous.settings().upstream {
+            previous.clients.clone()
+        } else {
+            Arc::new(UpstreamClients::new(&settings.upstream))
+        };
+        let rewrites = Arc::new(rewrite_regexes(&table.routes));
         let default_spec = UpstreamSpec::default();
         let mut upstreams = HashMap::new();
         let ids = table
@@ -89,11 +180,15 @@ impl Generation {
             upstreams.insert(id.clone(), upstream);
         }
         Ok(Self {
-            settings: Arc::new(table.routes.settings.clone()),
             table: Arc::new(table),
             router: Arc::new(router),
             upstreams: Arc::new(upstreams),
-            certificates: Arc::new(certificates),
+            certificates,
+            hosts: Arc::new(hosts),
+            default_tls,
+            blocking,
+            rewrites,
+            clients,
         })
     }
 
@@ -105,9 +200,53 @@ impl Generation {
             router: Arc::clone(&self.router),
             upstreams: Arc::clone(&self.upstreams),
             certificates: Arc::clone(&self.certificates),
-            settings: Arc::clone(&self.settings),
+            hosts: Arc::clone(&self.hosts),
+            default_tls: self.default_tls.clone(),
+            blocking: Arc::clone(&self.blocking),
+            rewrites: Arc::clone(&self.rewrites),
+            clients: Arc::clone(&self.clients),
         }
     }
+
+    /// The TLS configuration for a handshake with this server name; `None` refuses it
+    /// (`ssl-reject-handshake` and a name no host claims, or no usable configuration).
+    pub fn tls_for(&self, server_name: Option<&str>) -> Option<Arc<ServerConfig>> {
+        let host = server_name.and_then(|name| self.hosts.find_named(name));
+        match host {
+            Some(host) => host
+                .server_config
+                .clone()
+                .or_else(|| self.default_tls.clone()),
+            None if self.settings().tls.reject_unknown_sni => None,
+            None => self.default_tls.clone(),
+        }
+    }
+}
+
+/// The compiled regexes of every regex route with a rewrite.
+fn rewrite_regexes(routes: &Routes) -> HashMap<String, Regex> {
+    let mut map = HashMap::new();
+    let all = routes
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .chain(&routes.default_route);
+    for route in all {
+        if route.policy.rewrite.is_none() {
+            continue;
+        }
+        let pattern = match &route.path {
+            PathMatch::Regex(p) => p,
+            _ => continue,
+        };
+        if map.contains_key(pattern) {
+            continue;
+        }
+        if let Ok(regex) = sluice_ingress_model::path::compile_regex(pattern) {
+            map.insert(pattern.clone(), regex);
+        }
+    }
+    map
 }
 
 /// Checks what the router does not: every fixed status is a valid HTTP status, every redirect

@@ -21,28 +21,43 @@
 //! ```
 
 mod admin;
+mod attempt;
 mod auth;
 mod balance;
 mod body;
 mod client;
+mod client_cert;
+mod client_ip;
 mod config;
+mod connection;
+mod connector;
+mod custom_errors;
 mod error;
 mod expand;
 mod filter;
 pub mod filters;
 mod forward;
 mod generation;
+mod h2_pool;
 mod handle;
+mod hop;
+mod hosts;
+mod intake;
 pub mod limits;
 mod listener;
 mod mirror;
 mod outbound;
 mod proxy;
+pub mod proxy_protocol;
+mod request_body;
 mod service;
 mod shutdown;
 mod state;
 mod tls;
+mod tls_config;
 mod upstream;
+mod upstream_tls;
+mod variables;
 
 pub use admin::MetricsExporter;
 pub use body::Body;

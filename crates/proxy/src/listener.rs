@@ -1,6 +1,10 @@
 //! Accept loops for the HTTP and HTTPS listeners. Each accepted socket gets `TCP_NODELAY` and
-//! its own task; hyper-util's auto builder serves HTTP/1.1 and HTTP/2 on it (h2c with prior
-//! knowledge on the plain port, ALPN-negotiated h2 on TLS), with upgrades enabled.
+//! its own task, which reads the PROXY protocol header (`use-proxy-protocol`), performs the TLS
+//! handshake with the configuration of the host named by SNI (refusing unknown names with
+//! `ssl-reject-handshake`), and serves HTTP/1.1 and HTTP/2 with hyper-util's auto builder (h2c
+//! with prior knowledge on the plain port, ALPN-negotiated h2 on TLS) configured from the live
+//! table's client settings (`keep-alive`, `keep-alive-requests`, `client-header-timeout`,
+//! `large-client-header-buffers`, `http2-max-concurrent-streams`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,18 +12,19 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use sluice_ingress_model::policy::ClientSettings;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::LazyConfigAcceptor;
 
+use crate::body::Body;
+use crate::client_cert::TlsSession;
+use crate::connection::{ConnInfo, ConnState, Prefixed, read_proxy_header};
 use crate::filter::{Connection, Scheme};
 use crate::service::Pipeline;
 
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest a client may take to send a request head (nginx `client_header_timeout`).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause after an accept error (e.g. out of file descriptors) before accepting again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
@@ -27,30 +32,88 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 pub(crate) struct Listener {
     /// The socket.
     pub tcp: TcpListener,
-    /// `Https` when `tls` is set.
+    /// `Https` for the TLS listener.
     pub scheme: Scheme,
-    /// The TLS acceptor of an HTTPS listener.
-    pub tls: Option<TlsAcceptor>,
 }
 
-/// The connection builder shared by every listener.
-pub(crate) fn connection_builder() -> auto::Builder<TokioExecutor> {
+/// Tracks open connections for graceful shutdown: connections watch `stop` and hold a sender
+/// of `alive`; shutdown waits until every sender is gone.
+pub(crate) struct Drain {
+    stop: watch::Sender<bool>,
+    alive_tx: mpsc::Sender<()>,
+    alive_rx: mpsc::Receiver<()>,
+}
+
+/// What one connection holds of the [`Drain`].
+#[derive(Clone)]
+pub(crate) struct DrainWatch {
+    stop: watch::Receiver<bool>,
+    _alive: mpsc::Sender<()>,
+}
+
+impl Drain {
+    /// A drain with no connection.
+    pub fn new() -> Self {
+        let (stop, _) = watch::channel(false);
+        let (alive_tx, alive_rx) = mpsc::channel(1);
+        Self {
+            stop,
+            alive_tx,
+            alive_rx,
+        }
+    }
+
+    /// A watch for a new connection.
+    pub fn watch(&self) -> DrainWatch {
+        DrainWatch {
+            stop: self.stop.subscribe(),
+            _alive: self.alive_tx.clone(),
+        }
+    }
+
+    /// Asks every connection to finish (idle HTTP/1.1 connections close, HTTP/2 ones get a
+    /// GOAWAY) and waits until all are gone.
+    pub async fn shutdown(self) {
+        let Self {
+            stop,
+            alive_tx,
+            mut alive_rx,
+        } = self;
+        let _ = stop.send(true);
+        drop(alive_tx);
+        while alive_rx.recv().await.is_some() {}
+    }
+}
+
+/// The connection builder for a table's client settings.
+fn connection_builder(client: &ClientSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The largest head hyper buffers: `large-client-header-buffers` count × size (nginx may use
+    // that many buffers for a request head); hyper answers 431 beyond it.
+    let head = client
+        .large_header_buffer_bytes
+        .saturating_mul(u64::from(client.large_header_buffers.max(1)));
+    let head = usize::try_from(head).unwrap_or(usize::MAX).max(8192);
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .keep_alive(client.keepalive_timeout_ms > 0)
+        .max_buf_size(head)
+        .header_read_timeout(Duration::from_millis(client.header_timeout_ms.max(1)));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(client.http2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX));
     builder
 }
 
 /// Accepts connections until `stop` turns true, then drops the socket so new connections are
-/// refused. Every connection is watched by `graceful`.
+/// refused. Every connection is tracked by `drain`.
 pub(crate) async fn accept_loop(
     listener: Listener,
     pipeline: Arc<Pipeline>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: &GracefulShutdown,
+    drain: &Drain,
     mut stop: watch::Receiver<bool>,
 ) {
     let port = listener.tcp.local_addr().map_or(0, |a| a.port());
@@ -72,11 +135,9 @@ pub(crate) async fn accept_loop(
                 };
                 tokio::spawn(serve_connection(
                     stream,
-                    listener.tls.clone(),
                     connection,
                     pipeline.clone(),
-                    builder.clone(),
-                    graceful.watcher(),
+                    drain.watch(),
                 ));
             }
             Err(error) => {
@@ -89,25 +150,57 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(
-    stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    mut stream: TcpStream,
     connection: Connection,
     pipeline: Arc<Pipeline>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
+    watch: DrainWatch,
 ) {
-    let service = service_fn(move |request| pipeline.clone().handle(connection, request));
-    let result = match tls {
-        None => {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watcher.watch(conn).await
+    let generation = pipeline.generation();
+    let client = generation.settings().client.clone();
+    let mut info = ConnInfo::default();
+    let stream = if client.proxy_protocol {
+        let limit = Duration::from_millis(client.proxy_protocol_timeout_ms.max(1));
+        match read_proxy_header(&mut stream, limit).await {
+            Ok((addresses, rest)) => {
+                info.proxy = addresses;
+                Prefixed::new(rest, stream)
+            }
+            Err(error) => {
+                tracing::debug!(%error, client = %connection.client, "PROXY protocol header refused");
+                return;
+            }
         }
-        Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
+    } else {
+        Prefixed::new(Vec::new(), stream)
+    };
+    let state = Arc::new(ConnState::new(&client));
+    match connection.scheme {
+        Scheme::Http => {
+            serve(
+                TokioIo::new(stream),
+                connection,
+                info,
+                state,
+                pipeline,
+                watch,
+            )
+            .await
+        }
+        Scheme::Https => {
+            let handshake = async {
+                let start =
+                    LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+                let sni = start.client_hello().server_name().map(str::to_owned);
+                let Some(config) = generation.tls_for(sni.as_deref()) else {
+                    return Ok(None);
+                };
+                start.into_stream(config).await.map(Some)
+            };
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(Some(tls))) => tls,
+                Ok(Ok(None)) => {
+                    tracing::debug!(client = %connection.client, "TLS handshake refused for an unknown server name");
+                    return;
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(%error, client = %connection.client, "TLS handshake failed");
@@ -117,10 +210,78 @@ async fn serve_connection(
                     tracing::debug!(client = %connection.client, "TLS handshake timed out");
                     return;
                 }
+            };
+            let chain = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default();
+            info.tls = Some(Arc::new(TlsSession::new(chain)));
+            serve(TokioIo::new(tls), connection, info, state, pipeline, watch).await;
+        }
+    }
+}
+
+/// Serves one connection until it closes: graceful shutdown on drain, after
+/// `keep-alive-requests` requests, or when idle for `keep-alive`.
+async fn serve<I>(
+    io: I,
+    connection: Connection,
+    info: ConnInfo,
+    state: Arc<ConnState>,
+    pipeline: Arc<Pipeline>,
+    mut watch: DrainWatch,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let client = pipeline.generation().settings().client.clone();
+    let builder = connection_builder(&client);
+    let service_state = state.clone();
+    let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(info.clone());
+        let guard = service_state.begin();
+        let pipeline = pipeline.clone();
+        async move {
+            let response = pipeline.handle(connection, request).await;
+            response.map(|r| r.map(|body| Body::wrap(crate::connection::Tracked::new(body, guard))))
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    let result = loop {
+        let idle = state.idle_deadline();
+        let close = state.close_requested();
+        let activity = state.activity();
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => break result,
+            _ = watch.stop.wait_for(|stop| *stop), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = close, if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = activity => {}
+            () = sleep_until_opt(idle), if !closing && idle.is_some() => {
+                if state.is_idle() {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
             }
         }
     };
     if let Err(error) = result {
         tracing::debug!(%error, client = %connection.client, "connection ended with an error");
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ProxyBuilder};
 use crate::error::ProxyError;
@@ -57,7 +56,6 @@ impl Proxy {
             Some(addr) => Some(Listener {
                 tcp: bind(addr).await?,
                 scheme: Scheme::Http,
-                tls: None,
             }),
             None => None,
         };
@@ -65,9 +63,6 @@ impl Proxy {
             Some(addr) => Some(Listener {
                 tcp: bind(addr).await?,
                 scheme: Scheme::Https,
-                tls: Some(TlsAcceptor::from(crate::tls::server_config(
-                    shared.clone(),
-                )?)),
             }),
             None => None,
         };
@@ -75,7 +70,13 @@ impl Proxy {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
-        let pipeline = Arc::new(Pipeline::new(shared, self.config.filters));
+        // `listen_ports.https`: the port `X-Forwarded-Port` reports as 443 and HTTPS redirects
+        // name with `use-port-in-redirects`.
+        let https_port = https
+            .as_ref()
+            .and_then(|l| l.tcp.local_addr().ok())
+            .map_or(443, |a| a.port());
+        let pipeline = Arc::new(Pipeline::new(shared, self.config.filters, https_port));
         Ok(Bound {
             http,
             https,

@@ -17,29 +17,36 @@ use hyper::upgrade::OnUpgrade;
 use sluice_ingress_model::{Action, RequestAttributes, Route, normalize_host};
 
 use crate::body::Body;
-use crate::client::UpstreamClients;
+use crate::connection::ConnInfo;
 use crate::error::{BoxError, ProxyError};
 use crate::filter::{Connection, Failure, Filter, Flow, RequestContext};
 use crate::forward::{self, ForwardContext};
+use crate::generation::Generation;
 use crate::handle::Shared;
 
 /// Everything a request needs that outlives one generation.
 pub(crate) struct Pipeline {
     shared: Arc<Shared>,
-    clients: UpstreamClients,
     filters: Arc<[Arc<dyn Filter>]>,
+    https_port: u16,
     auth: crate::auth::Authenticator,
 }
 
 impl Pipeline {
-    /// A pipeline over the shared state with these filters (built-ins first).
-    pub fn new(shared: Arc<Shared>, filters: Vec<Arc<dyn Filter>>) -> Self {
+    /// A pipeline over the shared state with these filters (built-ins first); `https_port` is
+    /// the HTTPS listener's port.
+    pub fn new(shared: Arc<Shared>, filters: Vec<Arc<dyn Filter>>, https_port: u16) -> Self {
         Self {
             shared,
-            clients: UpstreamClients::new(),
             filters: filters.into(),
+            https_port,
             auth: crate::auth::Authenticator::new(),
         }
+    }
+
+    /// The live generation.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.shared.generation.load_full()
     }
 
     /// Serves one request. Never fails: errors become responses.
@@ -49,24 +56,40 @@ impl Pipeline {
         mut request: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let generation = self.shared.generation.load_full();
+        let info = request
+            .extensions_mut()
+            .remove::<ConnInfo>()
+            .unwrap_or_default();
         let client_upgrade =
             forward::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let mut ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
-        ctx.set_settings(Arc::clone(&generation.settings));
+        ctx.generation = Some(generation.clone());
+        ctx.https_port = self.https_port;
+        ctx.tls = info.tls;
+        ctx.request_uri = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         ctx.state.record_uri(&parts.uri);
+        let mut early = crate::intake::prepare(&mut ctx, &mut parts, info.proxy.as_ref());
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
         ctx.path = sluice_router::normalize_path(parts.uri.path()).into_owned();
+        ctx.vhost = generation.hosts.find(&ctx.host).cloned();
         let route = generation
             .router
             .lookup_request(&ctx.host, &ctx.path, &RequestView(&parts));
         ctx.route = route.cloned();
+        if route.is_some_and(|r| !r.policy.errors.codes.is_empty()) {
+            ctx.error_headers = Some(parts.headers.clone());
+        }
 
-        let mut early = None;
-        for filter in self.filters.iter() {
-            if let Flow::Respond(response) = filter.request(&mut ctx, &mut parts) {
-                early = Some(response);
-                break;
+        if early.is_none() {
+            for filter in self.filters.iter() {
+                if let Flow::Respond(response) = filter.request(&mut ctx, &mut parts) {
+                    early = Some(response);
+                    break;
+                }
             }
         }
         // Authentication is asynchronous, so it runs as its own step after the request
@@ -80,7 +103,6 @@ impl Pipeline {
                 let body = self.shared.mirror.tap(&ctx, &parts, Body::wrap(body));
                 let fx = ForwardContext {
                     generation: &generation,
-                    clients: &self.clients,
                     filters: &self.filters,
                     backend_cursor: &self.shared.backend_cursor,
                 };
@@ -91,6 +113,7 @@ impl Pipeline {
             Ok(response) => response,
             Err(error) => error_response(&mut ctx, &error),
         };
+        let response = crate::custom_errors::apply(&generation, &mut ctx, response).await;
         Ok(self.finish(ctx, response))
     }
 
@@ -131,7 +154,7 @@ async fn act(
         Action::Forward(target) => {
             forward::forward(fx, ctx, parts, body, client_upgrade, target, &route.policy).await
         }
-        // The location is sent as written; variable expansion comes with the redirect filters.
+        // Normally answered by the redirect filter; this serves embedders that replace it.
         Action::Redirect(redirect) => redirect_response(redirect.status, &redirect.location),
         Action::Respond(fixed) => Ok(text_response(
             status_or_500(fixed.status),

@@ -9,15 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, MetricsExporter};
 use crate::handle::Handle;
-use crate::listener::{Listener, accept_loop, connection_builder};
+use crate::listener::{Drain, Listener, accept_loop};
 use crate::service::Pipeline;
 
 /// A proxy whose listeners are bound; [`Bound::serve`] runs it.
@@ -83,30 +80,28 @@ impl Bound {
                 admin_stopped,
             ))
         });
-        let graceful = GracefulShutdown::new();
-        let builder = Arc::new(connection_builder());
+        let drain = Drain::new();
         let accept = |listener: Option<Listener>| {
             run_listener(
                 listener,
                 self.pipeline.clone(),
-                builder.clone(),
-                &graceful,
+                &drain,
                 listeners_stopped.clone(),
             )
         };
         let handle = &self.handle;
-        let drain = self.drain;
+        let drain_period = self.drain;
         let trigger = async move {
             shutdown.await;
             handle.shared().start_draining();
-            tracing::info!(?drain, "shutting down: draining");
-            tokio::time::sleep(drain).await;
+            tracing::info!(drain = ?drain_period, "shutting down: draining");
+            tokio::time::sleep(drain_period).await;
             let _ = stop_listeners.send(true);
         };
         tokio::join!(accept(self.http), accept(self.https), trigger);
 
         tracing::info!(timeout = ?self.shutdown_timeout, "listeners closed, finishing in-flight requests");
-        let graceful = tokio::time::timeout(self.shutdown_timeout, graceful.shutdown())
+        let graceful = tokio::time::timeout(self.shutdown_timeout, drain.shutdown())
             .await
             .is_ok();
         if !graceful {
@@ -123,11 +118,10 @@ impl Bound {
 async fn run_listener(
     listener: Option<Listener>,
     pipeline: Arc<Pipeline>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: &GracefulShutdown,
+    drain: &Drain,
     stop: watch::Receiver<bool>,
 ) {
     if let Some(listener) = listener {
-        accept_loop(listener, pipeline, builder, graceful, stop).await;
+        accept_loop(listener, pipeline, drain, stop).await;
     }
 }

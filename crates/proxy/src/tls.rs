@@ -1,22 +1,19 @@
-//! TLS: the certificate store of one generation, the SNI resolver over the *current*
-//! generation's store (exact host, then one-label wildcard, then the default certificate), the
-//! rustls server configuration (ring provider, ALPN h2 + http/1.1), and the self-signed
-//! certificate used when the table names no usable default.
+//! TLS certificates: the certificate store of one generation (exact host, then one-label
+//! wildcard, then the default certificate), conversions from the model's certificates, the ring
+//! provider, and the self-signed certificate used when the table names no usable default. The
+//! server configurations built over a store are in `tls_config`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
 };
-use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{Certificate, HostPattern, KeyFormat, ObjectKey, Routes};
 
 use crate::error::ProxyError;
-use crate::handle::Shared;
 
 /// The common name of the generated default certificate.
 pub const SELF_SIGNED_COMMON_NAME: &str = "sluice default certificate";
@@ -123,50 +120,14 @@ impl CertStore {
     }
 }
 
-/// Resolves certificates by SNI from whatever generation is live at handshake time.
-pub(crate) struct SniResolver {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for SniResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SniResolver")
-    }
-}
-
-impl ResolvesServerCert for SniResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let generation = self.shared.generation.load();
-        Some(generation.certificates.resolve(hello.server_name()))
-    }
-}
-
 /// The ring crypto provider, chosen explicitly (never the process default).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The rustls server configuration of the HTTPS listener.
-pub(crate) fn server_config(shared: Arc<Shared>) -> Result<Arc<ServerConfig>, ProxyError> {
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ProxyError::Tls {
-            reason: e.to_string(),
-        })?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { shared }));
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
 /// Converts a model certificate into a rustls key, checking that key and certificate match.
 pub(crate) fn certified_key(cert: &Certificate) -> Result<Arc<CertifiedKey>, String> {
-    let der = cert.key.der.clone();
-    let key = match cert.key.format {
-        KeyFormat::Pkcs1 => PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)),
-        KeyFormat::Pkcs8 => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)),
-        KeyFormat::Sec1 => PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der)),
-    };
+    let key = private_key(cert);
     let chain = cert
         .chain
         .iter()
@@ -175,6 +136,16 @@ pub(crate) fn certified_key(cert: &Certificate) -> Result<Arc<CertifiedKey>, Str
     CertifiedKey::from_der(chain, key, &provider())
         .map(Arc::new)
         .map_err(|e| e.to_string())
+}
+
+/// The private key of a model certificate in rustls's form.
+pub(crate) fn private_key(cert: &Certificate) -> PrivateKeyDer<'static> {
+    let der = cert.key.der.clone();
+    match cert.key.format {
+        KeyFormat::Pkcs1 => PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)),
+        KeyFormat::Pkcs8 => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)),
+        KeyFormat::Sec1 => PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der)),
+    }
 }
 
 /// A fresh self-signed certificate (`CN=sluice default certificate`, SAN `ingress.local`), the

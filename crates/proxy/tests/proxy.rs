@@ -13,12 +13,16 @@ mod proxy {
     mod headers;
     mod limits;
     mod mirror;
+    mod nginx_says;
+    mod real_ip;
     mod reload;
     mod routing;
     mod shutdown;
     mod streaming;
     mod support;
     mod tls;
+    mod tls_compat;
     mod traffic_support;
     mod upgrade;
+    mod upstreams;
 }

@@ -80,6 +80,14 @@ async fn host_rules_route_exact_and_single_label_wildcard_hosts() {
     for (host, service) in cases {
         let reply = capture(&gw, "GET", host, "").await;
         match service {
+            // foo.bar.com has a TLS section: plain HTTP is redirected to HTTPS, as ingress-nginx
+            // does by default (annotations.md#server-side-https-enforcement-through-redirect).
+            // The feature expects 200 here (its client does not follow redirects), which
+            // ingress-nginx also answers only with `ssl-redirect: "false"`: see the test below.
+            Some(_) if host == "foo.bar.com" => {
+                assert_eq!(reply.status, 308, "{host}");
+                assert_eq!(reply.headers["location"], "https://foo.bar.com", "{host}");
+            }
             Some(service) => {
                 assert_eq!(reply.status, 200, "{host}");
                 assert_eq!(served_by(&reply), service, "{host}");
@@ -88,4 +96,38 @@ async fn host_rules_route_exact_and_single_label_wildcard_hosts() {
             None => assert_eq!(reply.status, 404, "{host}: {}", reply.text()),
         }
     }
+}
+
+/// The feature's exact expectation for plain HTTP to a host with TLS (200 from the matching
+/// service, no redirect) holds with the controller ConfigMap's `ssl-redirect: "false"` — the
+/// setting ingress-nginx needs for the same scenario.
+#[tokio::test]
+async fn host_rules_plain_http_to_a_tls_host_without_ssl_redirect() {
+    let namespace = "conformance-host-rules-plain";
+    let (_echo, services) = echo_services(namespace, &["wildcard-foo-com", "foo-bar-com"]).await;
+    let cert = sluice_testkit::certs::self_signed(&["foo.bar.com"]);
+    let secret = tls_secret("conformance-tls", &cert)
+        .replace("namespace: default", &format!("namespace: {namespace}"));
+    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sluice\n  namespace: ingress\ndata:\n  ssl-redirect: \"false\"\n";
+    let mut builder = gateway()
+        .arg("--configmap")
+        .arg("ingress/sluice")
+        .file(
+            "00-ingressclass.yaml",
+            ingress_class("sluice", CONTROLLER, true),
+        )
+        .file("config.yaml", config);
+    for (name, yaml) in [
+        ("services.yaml", services.as_str()),
+        ("secret.yaml", secret.as_str()),
+        ("ingress.yaml", &in_namespace(INGRESS, namespace)),
+    ] {
+        builder = builder.file(name, yaml);
+    }
+    let gw = builder.start().await;
+    let reply = capture(&gw, "GET", "foo.bar.com", "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(served_by(&reply), "foo-bar-com");
+    assert_eq!(reply.json()["host"], "foo.bar.com");
+    assert!(reply.headers.contains_key("server"));
 }

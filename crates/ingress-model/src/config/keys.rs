@@ -85,10 +85,18 @@ impl KeySpec {
 
 /// §2.1.
 const CLIENT: &[KeySpec] = &[
-    g("keep-alive", Client, T1, Exact, |v, c| {
-        c.settings.client.keepalive_timeout_ms = duration_ms(v)?;
-        Ok(())
-    }),
+    g(
+        "keep-alive",
+        Client,
+        T1,
+        Partial(
+            "idle HTTP/1.1 connections close after the shorter of keep-alive and client-header-timeout; 0 disables HTTP/1.1 keep-alive",
+        ),
+        |v, c| {
+            c.settings.client.keepalive_timeout_ms = duration_ms(v)?;
+            Ok(())
+        },
+    ),
     g("keep-alive-requests", Client, T2, Exact, |v, c| {
         c.settings.client.keepalive_requests = uint32(v)?;
         Ok(())
@@ -119,15 +127,23 @@ const CLIENT: &[KeySpec] = &[
             Ok(())
         },
     ),
-    g("large-client-header-buffers", Client, T2, Exact, |v, c| {
-        let words: Vec<&str> = v.split_whitespace().collect();
-        let [count, each] = words.as_slice() else {
-            return Err("expected \"<number> <size>\", e.g. \"4 8k\"".into());
-        };
-        c.settings.client.large_header_buffers = uint32(count)?;
-        c.settings.client.large_header_buffer_bytes = size(each)?;
-        Ok(())
-    }),
+    g(
+        "large-client-header-buffers",
+        Client,
+        T2,
+        Partial(
+            "a header line longer than one buffer gets 431 (nginx: 400), a longer request line 414; a whole head over count x size gets 431",
+        ),
+        |v, c| {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let [count, each] = words.as_slice() else {
+                return Err("expected \"<number> <size>\", e.g. \"4 8k\"".into());
+            };
+            c.settings.client.large_header_buffers = uint32(count)?;
+            c.settings.client.large_header_buffer_bytes = size(each)?;
+            Ok(())
+        },
+    ),
     g(
         "enable-underscores-in-headers",
         Client,
@@ -138,10 +154,18 @@ const CLIENT: &[KeySpec] = &[
             Ok(())
         },
     ),
-    g("ignore-invalid-headers", Client, T3, Exact, |v, c| {
-        c.settings.client.ignore_invalid_headers = boolean(v)?;
-        Ok(())
-    }),
+    g(
+        "ignore-invalid-headers",
+        Client,
+        T3,
+        Partial(
+            "header names the HTTP parser finds invalid are refused with 400; only the underscore rule is configurable",
+        ),
+        |v, c| {
+            c.settings.client.ignore_invalid_headers = boolean(v)?;
+            Ok(())
+        },
+    ),
     g("use-proxy-protocol", Client, T1, Exact, |v, c| {
         c.settings.client.proxy_protocol = boolean(v)?;
         Ok(())
@@ -156,25 +180,69 @@ const CLIENT: &[KeySpec] = &[
             Ok(())
         },
     ),
-    g("bind-address", Client, T3, Exact, bind),
-    g("bind-address-ipv4", Client, T3, Exact, bind),
-    g("bind-address-ipv6", Client, T3, Exact, bind),
-    g("disable-ipv6", Client, T3, Exact, |v, c| {
-        c.settings.client.disable_ipv6 = boolean(v)?;
-        Ok(())
-    }),
-    g("reuse-port", Client, T3, Exact, |v, c| {
-        c.settings.client.reuse_port = boolean(v)?;
-        Ok(())
-    }),
-    g("server-tokens", Client, T3, Exact, |v, c| {
-        c.settings.client.server_tokens = boolean(v)?;
-        Ok(())
-    }),
-    g("default-type", Client, T3, Exact, |v, c| {
-        c.settings.client.default_type = safe_text(v)?;
-        Ok(())
-    }),
+    g(
+        "bind-address",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "bind-address-ipv4",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "bind-address-ipv6",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        bind,
+    ),
+    g(
+        "disable-ipv6",
+        Client,
+        T3,
+        NoEffect("the listen addresses come from the command line"),
+        |v, c| {
+            c.settings.client.disable_ipv6 = boolean(v)?;
+            Ok(())
+        },
+    ),
+    g(
+        "reuse-port",
+        Client,
+        T3,
+        NoEffect("each listener is one socket; there are no worker processes to share it"),
+        |v, c| {
+            c.settings.client.reuse_port = boolean(v)?;
+            Ok(())
+        },
+    ),
+    g(
+        "server-tokens",
+        Client,
+        T3,
+        Partial(
+            "false sends `Server: sluice` (ingress-nginx sends no Server header); true adds the version",
+        ),
+        |v, c| {
+            c.settings.client.server_tokens = boolean(v)?;
+            Ok(())
+        },
+    ),
+    g(
+        "default-type",
+        Client,
+        T3,
+        NoEffect("responses the proxy generates carry their own Content-Type"),
+        |v, c| {
+            c.settings.client.default_type = safe_text(v)?;
+            Ok(())
+        },
+    ),
 ];
 
 /// §2.2.
@@ -207,8 +275,7 @@ const UPSTREAM: &[KeySpec] = &[
     g(
         "upstream-keepalive-connections",
         Upstream,
-        T1,
-        Exact,
+        T1, Partial("idle connections are kept per endpoint, not per worker; 0 disables reuse and sends Connection: close upstream"),
         |v, c| {
             c.settings.upstream.keepalive_connections = uint32(v)?;
             Ok(())
@@ -238,21 +305,16 @@ const UPSTREAM: &[KeySpec] = &[
         Upstream,
         T2,
         "client-body-buffer-size",
-    )
-    .with(Partial(
-        "the memory buffer size; larger bodies are streamed instead of written to a temporary file",
-    )),
+    ).with(NoEffect("request bodies are buffered in memory up to proxy-body-size (8 MiB when unlimited), never written to disk")),
     ann(
         "proxy-request-buffering",
         Upstream,
         T2,
         "proxy-request-buffering",
-    ),
-    ann("proxy-buffering", Upstream, T2, "proxy-buffering").with(Partial(
-        "responses are buffered in memory only, never spilled to disk",
-    )),
+    ).with(Partial("on buffers in memory; with proxy-body-size 0 at most 8 MiB is buffered and the rest streams; gRPC is always streamed, as nginx does")),
+    ann("proxy-buffering", Upstream, T2, "proxy-buffering").with(Partial("responses are streamed to the client as the upstream sends them; on buffers nothing ahead")),
     ann("proxy-buffer-size", Upstream, T1, "proxy-buffer-size"),
-    ann("proxy-buffers-number", Upstream, T3, "proxy-buffers-number"),
+    ann("proxy-buffers-number", Upstream, T3, "proxy-buffers-number").with(NoEffect("responses are streamed, not buffered")),
     ann(
         "proxy-busy-buffers-size",
         Upstream,
@@ -328,7 +390,7 @@ const FORWARDED: &[KeySpec] = &[
         "forwarded-for-proxy-protocol-header",
         Forwarded,
         T3,
-        Exact,
+        NoEffect("with PROXY protocol the client address comes from the PROXY header only"),
         |v, c| {
             c.settings.forwarded.proxy_protocol_header = header_name(v)?;
             Ok(())
@@ -352,10 +414,16 @@ const FORWARDED: &[KeySpec] = &[
         c.proxy_set_headers = Some(safe_text(v)?).filter(|s| !s.is_empty());
         Ok(())
     }),
-    g("add-headers", Forwarded, T2, Exact, |v, c| {
-        c.add_headers = Some(safe_text(v)?).filter(|s| !s.is_empty());
-        Ok(())
-    }),
+    g(
+        "add-headers",
+        Forwarded,
+        T2,
+        Partial("values are sent as written; nginx variables in them are not expanded"),
+        |v, c| {
+            c.add_headers = Some(safe_text(v)?).filter(|s| !s.is_empty());
+            Ok(())
+        },
+    ),
     g("hide-headers", Forwarded, T3, Exact, |v, c| {
         c.settings.forwarded.hide_headers = header_names(v)?;
         Ok(())
@@ -448,10 +516,16 @@ const TLS: &[KeySpec] = &[
         NoEffect("the rustls session cache is sized in entries by the proxy"),
         |v, _| size(v).map(drop),
     ),
-    g("ssl-session-timeout", Tls, T3, Exact, |v, c| {
-        c.settings.tls.session_timeout_ms = duration_ms(v)?;
-        Ok(())
-    }),
+    g(
+        "ssl-session-timeout",
+        Tls,
+        T3,
+        NoEffect("rustls keeps its own session and ticket lifetimes"),
+        |v, c| {
+            c.settings.tls.session_timeout_ms = duration_ms(v)?;
+            Ok(())
+        },
+    ),
     g("ssl-session-tickets", Tls, T3, Exact, |v, c| {
         c.settings.tls.session_tickets = boolean(v)?;
         Ok(())
@@ -486,10 +560,16 @@ const TLS: &[KeySpec] = &[
         c.settings.tls.reject_unknown_sni = boolean(v)?;
         Ok(())
     }),
-    g("ssl-early-data", Tls, T3, Exact, |v, c| {
-        c.settings.tls.early_data = boolean(v)?;
-        Ok(())
-    }),
+    g(
+        "ssl-early-data",
+        Tls,
+        T3,
+        NoEffect("TLS 1.3 early data (0-RTT) is never accepted"),
+        |v, c| {
+            c.settings.tls.early_data = boolean(v)?;
+            Ok(())
+        },
+    ),
     ann("ssl-redirect", Tls, T1, "ssl-redirect"),
     ann("force-ssl-redirect", Tls, T1, "force-ssl-redirect"),
     ann(

@@ -228,9 +228,7 @@ pub(super) const INTERNAL: &[KeySpec] = &[
         "max-worker-connections",
         Internal,
         T3,
-        Partial(
-            "a cap on concurrent client connections of the whole proxy, not per worker; 0 = unlimited",
-        ),
+        NoEffect("client connections are not capped yet"),
         |v, c| {
             c.settings.max_connections = Some(uint32(v)?).filter(|n| *n != 0);
             Ok(())

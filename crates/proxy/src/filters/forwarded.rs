@@ -1,70 +1,148 @@
-//! The headers ingress-nginx sets for the upstream (with `use-forwarded-headers: false`):
-//! `X-Forwarded-For` becomes the client address (the incoming value moves to
-//! `X-Original-Forwarded-For`), plus `X-Real-IP`, `X-Forwarded-Host`, `X-Forwarded-Port`,
-//! `X-Forwarded-Proto`, `X-Scheme`; the `Proxy` header is dropped (httpoxy).
+//! The upstream request headers ingress-nginx's template sets on every location:
+//! `Host` (`$best_http_host`, or `upstream-vhost`), `X-Request-ID`, `X-Real-IP`,
+//! `X-Forwarded-For` (the client address, or with `use-forwarded-headers` and
+//! `compute-full-forwarded-for` the incoming chain plus the peer), `X-Forwarded-Host`,
+//! `X-Forwarded-Port`, `X-Forwarded-Proto`, `X-Forwarded-Scheme`, `X-Scheme`, `X-Original-URI`
+//! (with `proxy-add-original-uri-header`), `X-Original-Forwarded-For` (the incoming
+//! `forwarded-for-header`), `X-Original-Forwarded-Host`, `X-Forwarded-Prefix` (with a rewrite),
+//! `Connection` (`connection-proxy-header`), no `Proxy` (httpoxy), then the ConfigMap's
+//! `proxy-set-headers`. A header whose value would be empty is not sent, as with nginx's
+//! `proxy_set_header`.
 
-use http::HeaderValue;
-use http::header::{HOST, HeaderName};
+use http::header::{CONNECTION, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sluice_ingress_model::template::Allow;
+use sluice_ingress_model::{BackendProtocol, Template};
 
 use crate::filter::{Filter, RequestContext};
+use crate::variables::Vars;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_ORIGINAL_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-original-forwarded-for");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_SCHEME: HeaderName = HeaderName::from_static("x-scheme");
-const PROXY: HeaderName = HeaderName::from_static("proxy");
 
-/// Sets the `X-Forwarded-*` family on upstream requests.
+/// Sets the forwarded headers on upstream requests.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ForwardedHeaders;
 
 impl Filter for ForwardedHeaders {
     fn upstream_request(&self, ctx: &mut RequestContext, req: &mut http::request::Parts) {
-        let headers = &mut req.headers;
-        headers.remove(PROXY);
-        let client = ip_value(ctx);
-        if let Some(original) = join_values(headers, &X_FORWARDED_FOR) {
-            headers.insert(X_ORIGINAL_FORWARDED_FOR, original);
-        }
-        headers.insert(X_FORWARDED_FOR, client.clone());
-        headers.insert(X_REAL_IP, client);
-        let host = headers.get(HOST).cloned().or_else(|| {
-            req.uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
-        match host {
-            Some(host) => headers.insert(X_FORWARDED_HOST, host),
-            None => headers.remove(X_FORWARDED_HOST),
+        let settings = ctx.settings();
+        let forwarded = &settings.forwarded;
+        let policy = ctx.route.as_ref().map(|r| r.policy.clone());
+        let grpc = ctx
+            .upstream
+            .as_ref()
+            .and_then(|id| ctx.generation.as_ref()?.upstreams.get(id))
+            .is_some_and(|u| {
+                matches!(
+                    u.policy.protocol,
+                    BackendProtocol::Grpc | BackendProtocol::Grpcs
+                )
+            });
+        let vars = Vars {
+            ctx,
+            head: req,
+            captures: &ctx.captures,
         };
-        headers.insert(X_FORWARDED_PORT, HeaderValue::from(ctx.connection.port));
-        let scheme = HeaderValue::from_static(ctx.connection.scheme.as_str());
-        headers.insert(X_FORWARDED_PROTO, scheme.clone());
-        headers.insert(X_SCHEME, scheme);
+        // nginx does not set `Host` from `upstream-vhost` for gRPC (`grpc_set_header`).
+        let host = match policy
+            .as_ref()
+            .and_then(|p| p.upstream_request.host.as_ref())
+        {
+            Some(template) if !grpc => vars.expand(template),
+            _ => ctx.client.best_http_host.clone(),
+        };
+        let original_for = joined(&req.headers, &forwarded.for_header);
+        let original_host = joined(&req.headers, X_FORWARDED_HOST.as_str());
+        let forwarded_for =
+            if forwarded.use_forwarded_headers && forwarded.compute_full_forwarded_for {
+                match joined(&req.headers, X_FORWARDED_FOR.as_str()) {
+                    Some(chain) => format!("{chain}, {}", ctx.client.full_forwarded_addr),
+                    None => ctx.client.full_forwarded_addr.to_string(),
+                }
+            } else {
+                ctx.client_ip().to_string()
+            };
+        let extra: Vec<(String, String)> = forwarded
+            .request_headers
+            .iter()
+            .map(|(name, value)| {
+                let expanded = match Template::parse(value, Allow::VARS) {
+                    Ok(template) => vars.expand(&template),
+                    Err(_) => value.clone(),
+                };
+                (name.clone(), expanded)
+            })
+            .collect();
+        let client_ip = ctx.client_ip().to_string();
+        let scheme = ctx.client.pass_access_scheme.clone();
+
+        let headers = &mut req.headers;
+        set(headers, HOST, &host);
+        set(headers, name("x-request-id"), &ctx.request_id);
+        set(headers, name("x-real-ip"), &client_ip);
+        set(headers, X_FORWARDED_FOR, &forwarded_for);
+        set(headers, X_FORWARDED_HOST, &ctx.client.best_http_host);
+        set(headers, name("x-forwarded-port"), &ctx.client.pass_port);
+        set(headers, name("x-forwarded-proto"), &scheme);
+        set(headers, name("x-forwarded-scheme"), &scheme);
+        if forwarded.original_uri_header {
+            set(headers, name("x-original-uri"), ctx.request_uri());
+        }
+        set(headers, name("x-scheme"), &scheme);
+        set(
+            headers,
+            name("x-original-forwarded-for"),
+            original_for.as_deref().unwrap_or(""),
+        );
+        set(
+            headers,
+            name("x-original-forwarded-host"),
+            original_host.as_deref().unwrap_or(""),
+        );
+        headers.remove("proxy");
+        if let Some(policy) = &policy {
+            if let Some(connection) = &policy.upstream_request.connection {
+                set(headers, CONNECTION, connection);
+            }
+            if policy.rewrite.is_some()
+                && let Some(prefix) = &policy.upstream_request.forwarded_prefix
+            {
+                set(headers, name("x-forwarded-prefix"), prefix);
+            }
+        }
+        for (header, value) in extra {
+            if let Ok(header) = HeaderName::from_bytes(header.as_bytes()) {
+                set(headers, header, &value);
+            }
+        }
     }
 }
 
-fn ip_value(ctx: &RequestContext) -> HeaderValue {
-    // An IP address always formats to a valid header value.
-    HeaderValue::from_str(&ctx.connection.client.ip().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+fn name(text: &'static str) -> HeaderName {
+    HeaderName::from_static(text)
 }
 
-/// All values of a header joined with `, `, if there is any.
-fn join_values(headers: &http::HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    let rest: Vec<&HeaderValue> = values.collect();
-    if rest.is_empty() {
-        return Some(first.clone());
+/// Sets a header, or removes it when the value is empty (or not a valid header value).
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(value) if !value.is_empty() => {
+            headers.insert(name, value);
+        }
+        _ => {
+            headers.remove(name);
+        }
     }
-    let mut joined = first.as_bytes().to_vec();
-    for value in rest {
-        joined.extend_from_slice(b", ");
-        joined.extend_from_slice(value.as_bytes());
-    }
-    HeaderValue::from_bytes(&joined).ok()
+}
+
+/// Every value of a header joined with `, ` (nginx's `$http_<name>`), `None` when absent or
+/// empty.
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let joined = values.join(", ");
+    (!joined.is_empty()).then_some(joined)
 }

@@ -1,9 +1,9 @@
-//! `X-Request-ID`: kept when the client sent one, else 32 random hex digits like nginx's
-//! `$request_id`; passed to the upstream and recorded in the context for logs.
+//! `X-Request-ID` (nginx's `$req_id`): kept when the client sent one, else 32 random hex digits
+//! like `$request_id` unless `generate-request-id` is off; recorded in the context for logs and
+//! sent upstream by the forwarded-headers filter.
 
 use std::fmt::Write;
 
-use http::HeaderValue;
 use http::header::HeaderName;
 
 use crate::filter::{Filter, Flow, RequestContext};
@@ -23,15 +23,10 @@ impl Filter for RequestId {
             .filter(|v| !v.is_empty());
         ctx.request_id = match incoming {
             Some(id) => id.to_owned(),
-            None => generate(),
+            None if ctx.settings().forwarded.generate_request_id => generate(),
+            None => String::new(),
         };
         Flow::Continue
-    }
-
-    fn upstream_request(&self, ctx: &mut RequestContext, req: &mut http::request::Parts) {
-        if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
-            req.headers.insert(X_REQUEST_ID, value);
-        }
     }
 }
 

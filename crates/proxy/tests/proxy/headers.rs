@@ -100,21 +100,57 @@ async fn request_ids_are_kept_or_generated_fresh() {
 }
 
 #[tokio::test]
-async fn server_header_is_added_only_when_the_upstream_sent_none() {
+async fn server_header_follows_server_tokens_and_allow_backend_server_header() {
     let (_echo, proxy) = one_backend().await;
     let client = h1_client();
+    let with_backend_server = || {
+        http::Request::builder()
+            .uri(format!("http://{}/", proxy.http))
+            .header("host", "a.example.com")
+            .header("x-respond-server", "1")
+            .body(empty())
+            .unwrap()
+    };
+    // The upstream's `Server` is hidden (as by nginx) and sluice names itself, without a
+    // version.
     assert_eq!(
         get(proxy.http, "a.example.com", "/").await.headers["server"],
         "sluice"
     );
-    let req = http::Request::builder()
-        .uri(format!("http://{}/", proxy.http))
-        .header("host", "a.example.com")
-        .header("x-respond-server", "1")
-        .body(empty())
-        .unwrap();
-    let reply = read(client.request(req).await.unwrap()).await;
+    let reply = read(client.request(with_backend_server()).await.unwrap()).await;
+    assert_eq!(reply.headers["server"], "sluice");
+    proxy.shutdown().await;
+
+    let echo = backend("echo").await;
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .ingress("ing", Some("a.example.com"), &[("/", "echo")])
+        .configmap("allow-backend-server-header", "true")
+        .configmap("server-tokens", "true");
+    let proxy = start(world.table()).await;
+    let reply = read(
+        client
+            .request(
+                http::Request::builder()
+                    .uri(format!("http://{}/", proxy.http))
+                    .header("host", "a.example.com")
+                    .header("x-respond-server", "1")
+                    .body(empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.headers["server"], "echo-backend");
     assert_eq!(reply.headers.get_all("server").iter().count(), 1);
+    let own = get(proxy.http, "a.example.com", "/").await;
+    assert!(
+        own.headers["server"]
+            .to_str()
+            .unwrap()
+            .starts_with("sluice/")
+    );
     proxy.shutdown().await;
 }

@@ -108,8 +108,10 @@ async fn a_dead_mirror_never_fails_the_original() {
 async fn a_stalled_mirror_never_holds_up_the_original() {
     // The mirror accepts the copies but never reads them nor answers; the originals carry 3 MiB
     // bodies, more than a copy may queue, so their copies are cut off while they complete.
+    // (`proxy-body-size` lifts nginx's 1m default so the originals are accepted.)
     let mirror = recorder().await;
-    let (proxy, echo) = mirrored(&format!("http://{}/hang", mirror.addr), &[]).await;
+    let target = format!("http://{}/hang", mirror.addr);
+    let (proxy, echo) = mirrored(&target, &[("proxy-body-size", "8m")]).await;
     post_many(&proxy, 4, 3 << 20).await;
     assert_eq!(echo.hits(), 4);
     eventually(async || mirror.count() == 4).await;

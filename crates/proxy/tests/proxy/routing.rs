@@ -79,24 +79,23 @@ async fn refused_connection_answers_502() {
 }
 
 #[tokio::test]
-async fn connect_failures_are_retried_only_without_a_body() {
+async fn connect_failures_are_retried_unless_the_body_streamed() {
     let good = backend("good").await;
     let dead = refused_addr().await;
     let mut world = World::new();
-    world.service("mixed", &[dead, good.addr]).ingress(
-        "ing",
-        Some("a.example.com"),
-        &[("/", "mixed")],
-    );
+    world
+        .service("mixed", &[dead, good.addr])
+        .ingress("buffered", Some("a.example.com"), &[("/", "mixed")])
+        .ingress("streamed", Some("b.example.com"), &[("/", "mixed")])
+        .annotate("streamed", "proxy-request-buffering", "off");
     let proxy = start(world.table()).await;
     let client = h1_client();
     for _ in 0..6 {
         let reply = request(&client, proxy.http, "GET", "a.example.com", "/", empty()).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
-    // Sequential requests alternate between the two endpoints: of two uploads, one goes to the
-    // dead endpoint and must not be retried.
-    let mut statuses = Vec::new();
+    // A buffered body (ingress-nginx's default) is sent again after a refused connection:
+    // nothing reached the dead endpoint.
     for _ in 0..2 {
         let reply = request(
             &client,
@@ -107,6 +106,19 @@ async fn connect_failures_are_retried_only_without_a_body() {
             full("data"),
         )
         .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["body_len"], 4);
+    }
+    // Sequential requests alternate between the two endpoints: of two streamed uploads, one
+    // goes to the dead endpoint and cannot be retried.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let body = http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(
+            futures::stream::iter([Ok::<_, std::convert::Infallible>(http_body::Frame::data(
+                bytes::Bytes::from_static(b"data"),
+            ))]),
+        ));
+        let reply = request(&client, proxy.http, "POST", "b.example.com", "/", body).await;
         statuses.push(reply.status.as_u16());
     }
     statuses.sort_unstable();

@@ -14,7 +14,9 @@ async fn proxy_to_echo() -> (Backend, Running) {
     let mut world = World::new();
     world
         .service("bulk", &[echo.addr])
-        .ingress("ing", Some("bulk.example.com"), &[("/", "bulk")]);
+        .ingress("ing", Some("bulk.example.com"), &[("/", "bulk")])
+        .annotate("ing", "proxy-body-size", "0")
+        .annotate("ing", "proxy-request-buffering", "off");
     (echo, start(world.table()).await)
 }
 

@@ -122,11 +122,19 @@ pub(super) const BACKEND: &[AnnotationSpec] = &[
         d.proxy_ssl_set = true;
         Ok(())
     }),
-    a("proxy-ssl-verify-depth", Backend, T3, Low, Ingress, Exact, |v, d| {
-        d.proxy_ssl.verify_depth = uint32(v)?;
-        d.proxy_ssl_set = true;
-        Ok(())
-    }),
+    a(
+        "proxy-ssl-verify-depth",
+        Backend,
+        T3,
+        Low,
+        Ingress,
+        Partial("the upstream chain is verified by WebPKI without a depth limit"),
+        |v, d| {
+            d.proxy_ssl.verify_depth = uint32(v)?;
+            d.proxy_ssl_set = true;
+            Ok(())
+        },
+    ),
     a("proxy-ssl-name", Backend, T2, High, Ingress, Exact, |v, d| {
         d.proxy_ssl.name = Some(hostname(v)?);
         d.proxy_ssl_set = true;

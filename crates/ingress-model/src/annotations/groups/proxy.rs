@@ -92,7 +92,9 @@ pub(super) const PROXY: &[AnnotationSpec] = &[
         T2,
         Low,
         Location,
-        Exact,
+        Partial(
+            "on buffers in memory; with proxy-body-size 0 at most 8 MiB is buffered and the rest streams; gRPC is always streamed, as nginx does",
+        ),
         |v, d| {
             d.policy.request_body.buffering = on_off(v)?;
             Ok(())
@@ -104,7 +106,9 @@ pub(super) const PROXY: &[AnnotationSpec] = &[
         T2,
         Low,
         Location,
-        Partial("responses are buffered in memory only, never spilled to disk"),
+        Partial(
+            "responses are streamed to the client as the upstream sends them; on buffers nothing ahead",
+        ),
         |v, d| {
             d.policy.response_buffering.enabled = on_off(v)?;
             Ok(())
@@ -128,7 +132,7 @@ pub(super) const PROXY: &[AnnotationSpec] = &[
         T2,
         Low,
         Location,
-        Exact,
+        NoEffect("responses are streamed, not buffered"),
         |v, d| {
             d.policy.response_buffering.buffers = positive(v)?;
             Ok(())
@@ -176,8 +180,8 @@ pub(super) const PROXY: &[AnnotationSpec] = &[
         T2,
         Low,
         Location,
-        Partial(
-            "the memory buffer size; larger bodies are streamed instead of written to a temporary file",
+        NoEffect(
+            "request bodies are buffered in memory up to proxy-body-size (8 MiB when unlimited), never written to disk",
         ),
         |v, d| {
             d.policy.request_body.buffer_bytes = size(v)?;

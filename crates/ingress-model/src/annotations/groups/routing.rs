@@ -3,7 +3,7 @@
 use super::{a, check_regex, dns_name, object_ref};
 use crate::annotations::Group::{Routing, Tls};
 use crate::annotations::Scope::{Ingress, Location};
-use crate::annotations::Status::{Exact, Partial};
+use crate::annotations::Status::{Exact, NoEffect, Partial};
 use crate::annotations::Tier::{T1, T2, T3};
 use crate::annotations::{AnnotationSpec, Draft};
 use crate::policy::RiskLevel::{High, Low, Medium};
@@ -214,10 +214,18 @@ pub(super) const TLS: &[AnnotationSpec] = &[
             Ok(())
         },
     ),
-    a("ssl-passthrough", Tls, T2, Low, Ingress, Exact, |v, d| {
-        d.ssl_passthrough = boolean(v)?;
-        Ok(())
-    }),
+    a(
+        "ssl-passthrough",
+        Tls,
+        T2,
+        Low,
+        Ingress,
+        NoEffect("TLS passthrough is not implemented yet: the proxy terminates TLS for the host"),
+        |v, d| {
+            d.ssl_passthrough = boolean(v)?;
+            Ok(())
+        },
+    ),
     a(
         "ssl-ciphers",
         Tls,
@@ -287,7 +295,9 @@ pub(super) const TLS: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        Exact,
+        Partial(
+            "counts the intermediate certificates the client sends (CA certificates excluded) rather than the built chain",
+        ),
         |v, d| {
             d.client_tls.depth = Some(uint32(v)?);
             Ok(())

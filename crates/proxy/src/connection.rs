@@ -1,0 +1,246 @@
+//! Per-connection state: what a connection tells its requests (PROXY protocol addresses, the
+//! TLS session), the PROXY header read ahead of everything else, and the bookkeeping behind
+//! `keep-alive` (idle timeout) and `keep-alive-requests` (requests per connection).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use sluice_ingress_model::policy::ClientSettings;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::body::Body;
+use crate::client_cert::TlsSession;
+use crate::error::BoxError;
+use crate::proxy_protocol::{self, Addresses, ParseError};
+
+/// What a connection tells each of its requests (a request extension).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnInfo {
+    /// The PROXY protocol addresses, when the header carried some.
+    pub proxy: Option<Addresses>,
+    /// The TLS session of an HTTPS connection.
+    pub tls: Option<Arc<TlsSession>>,
+}
+
+/// Reads a PROXY protocol header (v1 or v2) within `limit`; returns its addresses and whatever
+/// was read past it.
+pub(crate) async fn read_proxy_header(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> io::Result<(Option<Addresses>, Vec<u8>)> {
+    let read = async {
+        let mut buf = Vec::with_capacity(256);
+        let mut chunk = [0u8; 512];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed before the PROXY header ended",
+                ));
+            }
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            match proxy_protocol::parse(&buf) {
+                Ok(header) => {
+                    let rest = buf.get(header.len..).unwrap_or_default().to_vec();
+                    return Ok((header.addresses, rest));
+                }
+                Err(ParseError::Incomplete) if buf.len() <= proxy_protocol::V2_MAX => {}
+                Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "PROXY header timed out"))?
+}
+
+/// A stream that first yields bytes already read from it.
+#[derive(Debug)]
+pub(crate) struct Prefixed<S> {
+    prefix: Vec<u8>,
+    at: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    /// `inner`, preceded by `prefix`.
+    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Self {
+            prefix,
+            at: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(rest) = this.prefix.get(this.at..)
+            && !rest.is_empty()
+        {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.at += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Requests in flight and requests served on one connection.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+    last_active: Mutex<Instant>,
+    max_requests: u64,
+    idle: Option<Duration>,
+    close: Notify,
+    activity: Notify,
+}
+
+impl ConnState {
+    /// State for a connection under these client settings.
+    pub fn new(client: &ClientSettings) -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            last_active: Mutex::new(Instant::now()),
+            max_requests: u64::from(client.keepalive_requests),
+            idle: (client.keepalive_timeout_ms > 0)
+                .then(|| Duration::from_millis(client.keepalive_timeout_ms)),
+            close: Notify::new(),
+            activity: Notify::new(),
+        }
+    }
+
+    /// A request started; the guard ends it.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let served = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.max_requests > 0 && served >= self.max_requests {
+            self.close.notify_one();
+        }
+        self.activity.notify_one();
+        InFlight(self.clone())
+    }
+
+    /// Whether no request is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// When the connection counts as idle for too long, if it is idle now.
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        let idle = self.idle?;
+        if !self.is_idle() {
+            return None;
+        }
+        // A poisoned lock only loses the timestamp's update.
+        let last = *self.last_active.lock().unwrap_or_else(|p| p.into_inner());
+        Some(last + idle)
+    }
+
+    /// Completes when `keep-alive-requests` is reached.
+    pub fn close_requested(&self) -> tokio::sync::futures::Notified<'_> {
+        self.close.notified()
+    }
+
+    /// Completes when a request starts or ends.
+    pub fn activity(&self) -> tokio::sync::futures::Notified<'_> {
+        self.activity.notified()
+    }
+}
+
+/// A request in flight; dropping it (when the response body is done) ends it.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<ConnState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.last_active.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.activity.notify_one();
+    }
+}
+
+/// A response body that ends its request when it is finished or dropped.
+pub(crate) struct Tracked {
+    inner: Body,
+    _guard: InFlight,
+}
+
+impl Tracked {
+    /// Wraps a response body.
+    pub fn new(inner: Body, guard: InFlight) -> Self {
+        Self {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,233 @@
+//! Upstream connections: TCP (with `TCP_NODELAY`) to the endpoint named by the request URI,
+//! optionally wrapped in TLS, for the pooled HTTP/1.1 client and the HTTP/2 pool. Each
+//! connection carries a [`ConnUse`] so the forwarder can retire it after
+//! `upstream-keepalive-requests` requests or `upstream-keepalive-time`.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::error::BoxError;
+use crate::upstream_tls::TlsTarget;
+
+/// How much one upstream connection has been used.
+#[derive(Debug)]
+pub(crate) struct ConnUse {
+    /// When it was opened.
+    pub opened: Instant,
+    /// Requests sent on it.
+    pub requests: AtomicU32,
+}
+
+impl ConnUse {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            opened: Instant::now(),
+            requests: AtomicU32::new(0),
+        })
+    }
+
+    /// Counts one more request and returns the total.
+    pub fn count(&self) -> u32 {
+        self.requests
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
+    }
+}
+
+/// Opens upstream connections, plain or TLS.
+#[derive(Clone, Debug)]
+pub(crate) struct Connector {
+    tls: Option<TlsTarget>,
+}
+
+impl Connector {
+    /// A connector for plain TCP.
+    pub fn plain() -> Self {
+        Self { tls: None }
+    }
+
+    /// A connector that speaks TLS on every connection.
+    pub fn tls(target: TlsTarget) -> Self {
+        Self { tls: Some(target) }
+    }
+
+    /// Opens a connection to `addr`.
+    pub async fn open(&self, addr: SocketAddr) -> io::Result<UpstreamIo> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(target) => {
+                let tls = TlsConnector::from(target.config.clone())
+                    .connect(target.server_name.clone(), tcp)
+                    .await?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
+        Ok(UpstreamIo {
+            io: TokioIo::new(stream),
+            usage: ConnUse::new(),
+        })
+    }
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = UpstreamIo;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<UpstreamIo, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connector = self.clone();
+        Box::pin(async move {
+            let addr = endpoint_of(&uri)?;
+            Ok(connector.open(addr).await?)
+        })
+    }
+}
+
+/// The endpoint address in a forwarding URI (`http://10.0.0.1:8080/...`).
+fn endpoint_of(uri: &Uri) -> Result<SocketAddr, BoxError> {
+    let authority = uri.authority().ok_or("upstream URI without an address")?;
+    authority
+        .as_str()
+        .parse()
+        .map_err(|_| format!("upstream URI authority {authority} is not an address").into())
+}
+
+/// A plain or TLS upstream stream.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// An upstream connection as hyper sees it.
+#[derive(Debug)]
+pub(crate) struct UpstreamIo {
+    io: TokioIo<Stream>,
+    usage: Arc<ConnUse>,
+}
+
+impl hyper::rt::Read for UpstreamIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for UpstreamIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+impl Connection for UpstreamIo {
+    fn connected(&self) -> Connected {
+        Connected::new().extra(self.usage.clone())
+    }
+}
