@@ -118,7 +118,7 @@ impl<'a> Vars<'a> {
             Variable::IsArgs => {}
             Variable::RequestMethod => out.push_str(self.parts.method.as_str()),
             Variable::RemoteAddr => {
-                let _ = write!(out, "{}", crate::state::client_ip(ctx));
+                let _ = write!(out, "{}", ctx.client_ip());
             }
             Variable::ContentType => out.push_str(header_str(self.parts, CONTENT_TYPE)),
             Variable::ContentLength => out.push_str(header_str(self.parts, CONTENT_LENGTH)),
@@ -127,7 +127,7 @@ impl<'a> Vars<'a> {
                     out.push_str(xff);
                     out.push_str(", ");
                 }
-                let _ = write!(out, "{}", crate::state::client_ip(ctx));
+                let _ = write!(out, "{}", ctx.client_ip());
             }
             Variable::RequestId => out.push_str(&ctx.request_id),
             Variable::Namespace => {

@@ -1,8 +1,8 @@
 //! Per-request state of the traffic features (limits, auth, affinity, mirroring), carried in
-//! [`RequestContext`](crate::filter::RequestContext), the client-IP accessor they share, and
-//! the built-in filter that adds the response headers those features ask for.
-
-use std::net::IpAddr;
+//! [`RequestContext`](crate::filter::RequestContext), and the built-in filter that adds the
+//! response headers those features ask for. The client IP they all use is
+//! [`RequestContext::client_ip`](crate::filter::RequestContext::client_ip), the address after
+//! real-IP processing.
 
 use http::header::HeaderName;
 use http::uri::PathAndQuery;
@@ -10,13 +10,6 @@ use http::{HeaderValue, Uri};
 
 use crate::filter::{Filter, RequestContext};
 use crate::limits::ConnectionGuard;
-
-/// The client IP as limits, auth, hashing and `$remote_addr` see it: the connection's peer
-/// address. This is the one place to switch once real-IP processing (trusted proxies,
-/// forwarded headers, PROXY protocol) puts the client IP on the context.
-pub(crate) fn client_ip(ctx: &RequestContext) -> IpAddr {
-    ctx.connection.client.ip()
-}
 
 /// What the traffic features remember about one request.
 #[derive(Debug, Default)]

@@ -197,7 +197,7 @@ fn subrequest_headers(auth: &ExternalAuth, vars: Vars<'_>, host: HeaderValue) ->
     for name in [CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, X_FORWARDED_PROTO] {
         headers.remove(name);
     }
-    let client = crate::state::client_ip(ctx).to_string();
+    let client = ctx.client_ip().to_string();
     let mut set = |name: HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);

@@ -98,7 +98,7 @@ impl Authenticator {
         if basic.is_none() && external.is_none() {
             return Decision::Pass;
         }
-        let client = crate::state::client_ip(ctx);
+        let client = ctx.client_ip();
         let lists = &policy.access;
         let lists_configured = !lists.allow.is_empty() || !lists.deny.is_empty();
         let any = lists.satisfy == Satisfy::Any;

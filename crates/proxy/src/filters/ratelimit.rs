@@ -38,7 +38,7 @@ impl Filter for RateLimits {
                 &default_zone
             }
         };
-        let client = crate::state::client_ip(ctx);
+        let client = ctx.client_ip();
         let status = match self.zones.check(ingress, limits, client) {
             Verdict::Unlimited => return Flow::Continue,
             Verdict::Admitted(guard) => {

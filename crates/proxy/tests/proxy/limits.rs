@@ -159,3 +159,33 @@ async fn limit_rate_delivers_the_whole_body() {
     assert_eq!(reply.body.len(), 262_144);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn limits_and_auth_use_the_client_address_after_real_ip_processing() {
+    // With use-forwarded-headers the client is X-Forwarded-For's address, not the TCP peer:
+    // two clients behind one load balancer connection have a bucket each.
+    let auth = recorder().await;
+    let (proxy, _echo) = limited(
+        &[
+            ("limit-rpm", "1"),
+            ("limit-burst-multiplier", "1"),
+            ("auth-url", &format!("http://{}/ok", auth.addr)),
+        ],
+        &[("use-forwarded-headers", "true")],
+    )
+    .await;
+    let client = client_from(A);
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let headers = [("x-forwarded-for", forwarded)];
+            let reply = send(&client, proxy.http, "GET", HOST, "/", &headers, empty()).await;
+            out.push(reply.status.as_u16());
+        }
+        assert_eq!(out, [200, 200, 503], "{forwarded}");
+        let seen = auth.last();
+        assert_eq!(seen.header("x-real-ip"), forwarded);
+        assert_eq!(seen.header("x-forwarded-for"), forwarded);
+    }
+    proxy.shutdown().await;
+}
