@@ -24,13 +24,13 @@ use crate::attempt::{Attempt, Attempts, Limits, check_head};
 use crate::body::{Body, Progress, UpstreamResponseBody};
 use crate::client::{Transport, UpstreamClients};
 use crate::error::ProxyError;
-use crate::expand::Vars;
 use crate::filter::{Filter, RequestContext};
 use crate::generation::Generation;
 use crate::hop::prepare_request_head;
 pub(crate) use crate::hop::{strip_hop_by_hop, wants_upgrade};
 use crate::request_body::{self, Prepared};
 use crate::upstream::{Endpoint, Upstream};
+use crate::variables::Vars;
 
 /// What forwarding needs besides the request.
 pub(crate) struct ForwardContext<'a> {

@@ -33,7 +33,6 @@ mod connection;
 mod connector;
 mod custom_errors;
 mod error;
-mod expand;
 mod filter;
 pub mod filters;
 mod forward;

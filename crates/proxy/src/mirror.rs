@@ -33,9 +33,9 @@ use tokio::sync::mpsc;
 
 use crate::body::Body;
 use crate::error::BoxError;
-use crate::expand::Vars;
 use crate::filter::RequestContext;
 use crate::handle::Handle;
+use crate::variables::Vars;
 
 /// Mirror copies in flight at most, per proxy.
 pub const MAX_IN_FLIGHT: usize = 256;

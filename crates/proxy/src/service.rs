@@ -71,7 +71,6 @@ impl Pipeline {
             .uri
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-        ctx.state.record_uri(&parts.uri);
         let mut early = crate::intake::prepare(&mut ctx, &mut parts, info.proxy.as_ref());
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
         ctx.path = sluice_router::normalize_path(parts.uri.path()).into_owned();

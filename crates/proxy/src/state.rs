@@ -4,9 +4,8 @@
 //! [`RequestContext::client_ip`](crate::filter::RequestContext::client_ip), the address after
 //! real-IP processing.
 
+use http::HeaderValue;
 use http::header::HeaderName;
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Uri};
 
 use crate::filter::{Filter, RequestContext};
 use crate::limits::ConnectionGuard;
@@ -14,9 +13,6 @@ use crate::limits::ConnectionGuard;
 /// What the traffic features remember about one request.
 #[derive(Debug, Default)]
 pub(crate) struct FeatureState {
-    /// The path and query as the client sent them (`$request_uri`), before any filter could
-    /// change the request URI.
-    request_uri: Option<PathAndQuery>,
     /// Concurrency slots (`limit-connections*`), released when the context is dropped, that is
     /// once the response is finished.
     pub limit_guard: Option<ConnectionGuard>,
@@ -26,21 +22,6 @@ pub(crate) struct FeatureState {
     pub auth_cookies: Vec<HeaderValue>,
     /// Whether they go on every status (`auth-always-set-cookie`).
     pub auth_cookies_always: bool,
-}
-
-impl FeatureState {
-    /// Remembers the URI as received.
-    pub fn record_uri(&mut self, uri: &Uri) {
-        self.request_uri = uri.path_and_query().cloned();
-    }
-
-    /// `$request_uri`: as received, or the current URI's when none was recorded.
-    pub fn request_uri<'a>(&'a self, parts: &'a http::request::Parts) -> &'a str {
-        match &self.request_uri {
-            Some(pq) => pq.as_str(),
-            None => parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
-        }
-    }
 }
 
 /// Adds the headers the traffic features queued for the response.

@@ -32,8 +32,14 @@ pub enum Basic {
     Challenge(HeaderValue),
 }
 
-/// Checks the request's credentials.
-pub async fn check(auth: &BasicAuth, parts: &http::request::Parts, secret: &[u8; 16]) -> Basic {
+/// Checks the request's credentials; `request_uri` is the target as the client sent it (what
+/// a digest response signs, whatever a rewrite made of the URI since).
+pub async fn check(
+    auth: &BasicAuth,
+    parts: &http::request::Parts,
+    request_uri: &str,
+    secret: &[u8; 16],
+) -> Basic {
     let header = parts
         .headers
         .get(AUTHORIZATION)
@@ -47,10 +53,14 @@ pub async fn check(auth: &BasicAuth, parts: &http::request::Parts, secret: &[u8;
             },
             None => false,
         },
-        BasicAuthKind::Digest => {
-            let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-            digest_valid(auth, header, parts.method.as_str(), uri, secret, now())
-        }
+        BasicAuthKind::Digest => digest_valid(
+            auth,
+            header,
+            parts.method.as_str(),
+            request_uri,
+            secret,
+            now(),
+        ),
     };
     if valid {
         Basic::Valid

@@ -25,8 +25,8 @@ use sluice_ingress_model::template::{Allow, Template};
 
 use super::verdict::{Verdict, deny, verdict};
 use crate::body::Body;
-use crate::expand::Vars;
 use crate::filter::RequestContext;
+use crate::variables::Vars;
 
 /// Cached auth answers kept at most.
 pub const CACHE_ENTRIES: usize = 10_000;
@@ -128,7 +128,7 @@ impl External {
             .ok_or("the auth URL has no host")?;
         let method = match &auth.method {
             Some(m) => Method::from_bytes(m.as_bytes()).map_err(|e| e.to_string())?,
-            None => vars.parts.method.clone(),
+            None => vars.head.method.clone(),
         };
         let mut request = Request::builder()
             .method(method)
@@ -192,7 +192,7 @@ impl External {
 /// The headers of the subrequest (see the module doc).
 fn subrequest_headers(auth: &ExternalAuth, vars: Vars<'_>, host: HeaderValue) -> HeaderMap {
     let ctx = vars.ctx;
-    let mut headers = vars.parts.headers.clone();
+    let mut headers = vars.head.headers.clone();
     crate::forward::strip_hop_by_hop(&mut headers, false);
     for name in [CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, X_FORWARDED_PROTO] {
         headers.remove(name);
@@ -204,18 +204,18 @@ fn subrequest_headers(auth: &ExternalAuth, vars: Vars<'_>, host: HeaderValue) ->
         }
     };
     set(X_ORIGINAL_URL, &vars.original_url());
-    set(X_ORIGINAL_METHOD, vars.parts.method.as_str());
+    set(X_ORIGINAL_METHOD, vars.head.method.as_str());
     set(X_SENT_FROM, "nginx-ingress-controller");
     set(X_REAL_IP, &client);
     set(X_FORWARDED_FOR, &client);
     let redirect = match &auth.request_redirect {
         Some(template) => vars.expand(template),
-        None => vars.request_uri().to_owned(),
+        None => ctx.request_uri().to_owned(),
     };
     set(X_AUTH_REQUEST_REDIRECT, &redirect);
     set(X_REQUEST_ID, &ctx.request_id);
     if auth.method.is_some() {
-        set(X_ORIGINAL_URI, vars.request_uri());
+        set(X_ORIGINAL_URI, ctx.request_uri());
         set(X_SCHEME, ctx.connection.scheme.as_str());
     }
     for (name, value) in &auth.proxy_set_headers {

@@ -116,7 +116,7 @@ impl Authenticator {
             }
         }
         if let Some(auth) = basic {
-            match basic::check(auth, parts, &self.digest_secret).await {
+            match basic::check(auth, parts, ctx.request_uri(), &self.digest_secret).await {
                 Basic::Valid if any => return Decision::Pass,
                 Basic::Valid => {}
                 Basic::Challenge(challenge) => {

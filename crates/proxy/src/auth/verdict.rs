@@ -6,11 +6,10 @@
 use http::header::{HeaderName, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use sluice_ingress_model::policy::ExternalAuth;
-use sluice_ingress_model::template::Template;
 
 use super::external::Answer;
 use crate::body::Body;
-use crate::expand::Vars;
+use crate::variables::Vars;
 
 /// Statuses whose responses carry the auth `Set-Cookie` without `auth-always-set-cookie`
 /// (nginx `add_header` without `always`).
@@ -143,16 +142,11 @@ fn signin_url(signin: &str, param: &str, vars: Vars<'_>) -> String {
         return signin.to_owned();
     }
     let separator = if query.is_some() { '&' } else { '?' };
-    let escaped = vars.expand(&Template {
-        text: "$escaped_request_uri".into(),
-        parts: vec![sluice_ingress_model::template::Part::Var(
-            sluice_ingress_model::template::Variable::EscapedRequestUri,
-        )],
-    });
     format!(
-        "{signin}{separator}{param}={}://{}{escaped}",
+        "{signin}{separator}{param}={}://{}{}",
         vars.ctx.connection.scheme,
-        vars.best_http_host()
+        vars.http_host(),
+        vars.escaped_request_uri()
     )
 }
 
@@ -185,19 +179,18 @@ pub(super) fn plain(status: StatusCode) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::RequestContext;
 
     #[test]
     fn signin_urls_get_the_redirect_parameter_once() {
         let mut builder = http::Request::builder().uri("/a/b?x=1");
         builder = builder.header("host", "app.example.com");
-        let (parts, ()) = builder.body(()).unwrap().into_parts();
+        let (mut parts, ()) = builder.body(()).unwrap().into_parts();
         let connection = crate::filter::Connection {
             client: ([10, 0, 0, 1], 1).into(),
             scheme: crate::filter::Scheme::Https,
             port: 443,
         };
-        let ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
+        let ctx = crate::variables::test_context(connection, &mut parts);
         let vars = Vars::new(&ctx, &parts);
         assert_eq!(
             signin_url("https://login/start", "rd", vars),

@@ -18,7 +18,7 @@ use sluice_ingress_model::policy::{Affinity, AffinityCanaryBehavior};
 use sluice_ingress_model::{Canary, CanaryHeaderRule, UpstreamId};
 
 use super::affinity::{Pinned, backend_key};
-use crate::expand::cookie;
+use crate::variables::cookie;
 
 /// Compiled `canary-by-header-pattern`s kept at most (the cache is cleared when full).
 const REGEX_CACHE: usize = 256;

@@ -23,9 +23,9 @@ use http::header::USER_AGENT;
 use sluice_ingress_model::policy::{Affinity, Balance};
 use sluice_ingress_model::{Forward, UpstreamId, UpstreamPolicy};
 
-use crate::expand::Vars;
 use crate::generation::Generation;
 use crate::upstream::{Endpoint, Upstream};
+use crate::variables::Vars;
 use affinity::{CookieContext, Pinned};
 #[cfg(test)]
 pub(crate) use random::SplitMix;
@@ -170,7 +170,7 @@ impl<'a> Selection<'a> {
                         .origin()
                         .map_or_else(|| "/".to_owned(), |o| o.path.clone()),
                     user_agent: vars
-                        .parts
+                        .head
                         .headers
                         .get(USER_AGENT)
                         .and_then(|v| v.to_str().ok())
