@@ -1,21 +1,18 @@
-//! The access step of the pipeline (nginx's access phase): fail-closed denial, the IP lists,
-//! basic/digest auth and external auth, combined by `satisfy`. It runs after the request
-//! filters (so after rate limits, as in nginx) and is asynchronous, which is why it is a
-//! pipeline step rather than a [`Filter`](crate::Filter).
+//! The authentication part of nginx's access phase: basic/digest auth and external auth,
+//! combined with the IP lists by `satisfy`. It runs after the request filters (so after the
+//! rate limits and the access-list filter, as in nginx) and is asynchronous, which is why it is
+//! a pipeline step rather than a [`Filter`](crate::Filter). A denied location (`Policy.deny`)
+//! never gets here: the `DeniedLocation` filter answers it.
 //!
 //! Order and combination:
-//! 1. `Policy.deny` (auth or TLS misconfiguration): answer its status (503), nothing else runs;
-//! 2. with neither basic nor external auth (route `auth-url`, or ConfigMap `global-auth-url`
-//!    unless `enable-global-auth: false` or the path is under `no-auth-locations`), nothing to
-//!    do here: the IP lists are the access-list filter's;
-//! 3. `satisfy: all` (default): the IP lists, then basic auth (401 challenge), then external
-//!    auth must all pass;
-//! 4. `satisfy: any`: the first passing check admits the request; when all fail the answer is
-//!    a 401 if any check answered 401, else 403 (nginx's `access_code`).
-//!
-//! Hook for the access-list filter: on routes where `access.satisfy` is `any` and basic or
-//! external auth applies, that filter must not answer 403 itself; this step evaluates the
-//! lists ([`ip_allowed`]) together with authentication.
+//! 1. with neither basic nor external auth ([`required`]: route `auth-url`, or ConfigMap
+//!    `global-auth-url` unless `enable-global-auth: false` or the path is under
+//!    `no-auth-locations`), nothing to do here: the IP lists are the access-list filter's;
+//! 2. `satisfy: all` (default): the access-list filter already refused a listed-out client;
+//!    basic auth (401 challenge), then external auth must pass;
+//! 3. `satisfy: any`: the access-list filter leaves its verdict in
+//!    [`RequestContext::source_allowed`]; the first passing check admits the request; when all
+//!    fail the answer is a 401 if any check answered 401, else 403 (nginx's `access_code`).
 
 mod basic;
 mod external;
@@ -24,11 +21,8 @@ mod verdict;
 
 pub(crate) use verdict::cookies_for;
 
-use std::net::IpAddr;
-
 use http::{Response, StatusCode};
-use sluice_ingress_model::Policy;
-use sluice_ingress_model::policy::{AccessControl, ExternalAuth, Satisfy};
+use sluice_ingress_model::policy::{ExternalAuth, Satisfy};
 
 use crate::body::Body;
 use crate::filter::RequestContext;
@@ -83,37 +77,21 @@ impl Authenticator {
             return Decision::Pass;
         };
         let policy = &route.policy;
-        if let Some(deny) = &policy.deny {
-            tracing::debug!(reason = %deny.reason, "location denied");
-            let status =
-                StatusCode::from_u16(deny.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return Decision::Refuse(verdict::plain(status));
-        }
-        let external = policy
-            .auth
-            .external
-            .as_ref()
-            .or_else(|| global_auth(policy, ctx.settings(), ctx));
+        let external = external_auth(ctx);
         let basic = policy.auth.basic.as_ref();
-        if basic.is_none() && external.is_none() {
-            return Decision::Pass;
-        }
-        let client = ctx.client_ip();
-        let lists = &policy.access;
-        let lists_configured = !lists.allow.is_empty() || !lists.deny.is_empty();
-        let any = lists.satisfy == Satisfy::Any;
+        let any = policy.access.satisfy == Satisfy::Any;
         let mut failures: Vec<(Response<Body>, bool)> = Vec::new();
-
-        if lists_configured {
-            if ip_allowed(lists, client) {
-                if any {
-                    return Decision::Pass;
-                }
-            } else if any {
-                failures.push((verdict::plain(StatusCode::FORBIDDEN), false));
-            } else {
-                return Decision::Refuse(verdict::plain(StatusCode::FORBIDDEN));
-            }
+        // `satisfy any`: the access-list filter's verdict on the client address.
+        match ctx.source_allowed() {
+            Some(true) => return Decision::Pass,
+            Some(false) => failures.push((verdict::plain(StatusCode::FORBIDDEN), false)),
+            None => {}
+        }
+        if basic.is_none() && external.is_none() {
+            return match failures.pop() {
+                Some((response, _)) => Decision::Refuse(response),
+                None => Decision::Pass,
+            };
         }
         if let Some(auth) = basic {
             match basic::check(auth, parts, ctx.request_uri(), &self.digest_secret).await {
@@ -174,16 +152,29 @@ fn admit(ctx: &mut RequestContext, parts: &mut http::request::Parts, grant: &Gra
     ctx.state.auth_cookies_always = grant.always_set_cookie;
 }
 
-/// The ConfigMap's global external auth, when it applies to this route.
-fn global_auth<'a>(
-    policy: &Policy,
-    settings: &'a sluice_ingress_model::Settings,
-    ctx: &RequestContext,
-) -> Option<&'a ExternalAuth> {
-    if !policy.auth.global {
-        return None;
+/// Whether the request's route asks for authentication: basic/digest, its own external auth,
+/// or the ConfigMap's global auth where that applies.
+pub(crate) fn required(ctx: &RequestContext) -> bool {
+    ctx.route
+        .as_ref()
+        .is_some_and(|route| route.policy.auth.basic.is_some())
+        || external_auth(ctx).is_some()
+}
+
+/// The external auth of the request's route: its own `auth-url`, else the ConfigMap's global
+/// auth when it applies.
+fn external_auth(ctx: &RequestContext) -> Option<&ExternalAuth> {
+    let auth = &ctx.route.as_ref()?.policy.auth;
+    match &auth.external {
+        Some(external) => Some(external),
+        None if auth.global => global_auth(ctx),
+        None => None,
     }
-    let global = settings.global_auth.as_ref()?;
+}
+
+/// The ConfigMap's global external auth, unless the path is under `no-auth-locations`.
+fn global_auth(ctx: &RequestContext) -> Option<&ExternalAuth> {
+    let global = ctx.settings().global_auth.as_ref()?;
     let origin = ctx.origin()?;
     let exempt = global
         .no_auth_locations
@@ -200,14 +191,6 @@ fn under(path: &str, prefix: &str) -> bool {
         || path
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// The IP lists: a denied address fails; with an allow list, only listed addresses pass.
-pub(crate) fn ip_allowed(lists: &AccessControl, client: IpAddr) -> bool {
-    if lists.deny.iter().any(|net| net.contains(&client)) {
-        return false;
-    }
-    lists.allow.is_empty() || lists.allow.iter().any(|net| net.contains(&client))
 }
 
 #[cfg(test)]
@@ -229,18 +212,5 @@ mod tests {
             "/.well-known/acme-challenge"
         ));
         assert!(under("/anything", "/"));
-    }
-
-    #[test]
-    fn ip_lists() {
-        let lists = AccessControl {
-            allow: vec!["10.0.0.0/8".parse().unwrap()],
-            deny: vec!["10.9.0.0/16".parse().unwrap()],
-            satisfy: Satisfy::All,
-        };
-        assert!(ip_allowed(&lists, [10, 1, 2, 3].into()));
-        assert!(!ip_allowed(&lists, [10, 9, 2, 3].into()));
-        assert!(!ip_allowed(&lists, [192, 168, 0, 1].into()));
-        assert!(ip_allowed(&AccessControl::default(), [1, 2, 3, 4].into()));
     }
 }

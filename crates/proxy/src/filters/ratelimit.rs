@@ -1,6 +1,7 @@
 //! Rate and connection limits as a filter: answers `limit-req-status-code` or
 //! `limit-conn-status-code` (ConfigMap, 503 by default) when a limit of the route's Ingress is
-//! exceeded. Runs in nginx's preaccess position: before authentication.
+//! exceeded. Runs in nginx's preaccess position: after the rewrite-phase filters (a denied
+//! location or a redirect never counts) and before the access lists and authentication.
 
 use std::sync::Arc;
 
@@ -25,10 +26,6 @@ impl Filter for RateLimits {
         let Some(route) = &ctx.route else {
             return Flow::Continue;
         };
-        if route.policy.deny.is_some() {
-            // A denied route answers its deny status in the access step; nothing to count.
-            return Flow::Continue;
-        }
         let limits = &route.policy.rate_limit;
         let default_zone;
         let ingress = match &route.origin {

@@ -411,6 +411,33 @@ async fn satisfy_any_lets_one_passing_check_admit() {
 }
 
 #[tokio::test]
+async fn satisfy_any_with_global_auth_keeps_the_lists_where_auth_is_exempt() {
+    let auth = recorder().await;
+    for (allow, path, expected) in [
+        ("10.0.0.0/8", "/public/x", 403),
+        ("10.0.0.0/8", "/private", 401),
+        ("127.0.0.1/32", "/private", 200),
+        ("127.0.0.1/32", "/public/x", 200),
+    ] {
+        let (mut world, _echo) =
+            app(&[("whitelist-source-range", allow), ("satisfy", "any")]).await;
+        configure(
+            &mut world,
+            &[
+                ("global-auth-url", &format!("http://{}/deny401", auth.addr)),
+                ("no-auth-locations", "/public"),
+            ],
+        );
+        let proxy = start(world.table()).await;
+        let reply = get(proxy.http, HOST, path).await;
+        assert_eq!(reply.status, expected, "{allow} {path}");
+        proxy.shutdown().await;
+    }
+    // Only the listed-out request to an authenticated path asked the auth service.
+    assert_eq!(auth.count(), 1);
+}
+
+#[tokio::test]
 async fn digest_auth_challenges_and_accepts() {
     let ha1 = sluice_digest_ha1("alice", "wonderland", "secret");
     let (mut world, _echo) = app(&[
@@ -427,22 +454,7 @@ async fn digest_auth_challenges_and_accepts() {
     let proxy = start(world.table()).await;
     let challenge = get(proxy.http, HOST, "/d?x=1").await;
     assert_eq!(challenge.status, 401);
-    let header = challenge.headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let nonce = header
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let ha2 = md5_hex("GET:/d?x=1");
-    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
-    let authorization = format!(
-        "Digest username=\"alice\", realm=\"wonderland\", nonce=\"{nonce}\", uri=\"/d?x=1\", qop=auth, nc=00000001, cnonce=\"abc\", response=\"{response}\""
-    );
+    let authorization = digest_authorization(&challenge, &ha1, "/d?x=1");
     let ok = get_with(
         proxy.http,
         HOST,
@@ -460,6 +472,49 @@ async fn digest_auth_challenges_and_accepts() {
     .await;
     assert_eq!(elsewhere.status, 401);
     proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn digest_auth_checks_the_uri_the_client_sent_on_rewritten_routes() {
+    let ha1 = sluice_digest_ha1("alice", "wonderland", "secret");
+    let (mut world, echo) = app(&[
+        ("auth-type", "digest"),
+        ("auth-secret", "htdigest"),
+        ("auth-realm", "wonderland"),
+        ("rewrite-target", "/inner"),
+    ])
+    .await;
+    opaque(
+        &mut world,
+        "htdigest",
+        &[("auth", &format!("alice:wonderland:{ha1}\n"))],
+    );
+    let proxy = start(world.table()).await;
+    let challenge = get(proxy.http, HOST, "/d").await;
+    assert_eq!(challenge.status, 401);
+    let authorization = digest_authorization(&challenge, &ha1, "/d");
+    let ok = get_with(proxy.http, HOST, "/d", &[("authorization", &authorization)]).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["path"], "/inner");
+    assert_eq!(echo.hits(), 1);
+    proxy.shutdown().await;
+}
+
+/// A digest `Authorization` for GET `uri` answering `challenge`'s nonce (qop=auth).
+fn digest_authorization(challenge: &Reply, ha1: &str, uri: &str) -> String {
+    let header = challenge.headers["www-authenticate"].to_str().unwrap();
+    let nonce = header
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let ha2 = md5_hex(&format!("GET:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
+    format!(
+        "Digest username=\"alice\", realm=\"wonderland\", nonce=\"{nonce}\", uri=\"{uri}\", qop=auth, nc=00000001, cnonce=\"abc\", response=\"{response}\""
+    )
 }
 
 fn md5_hex(text: &str) -> String {
