@@ -25,13 +25,12 @@ use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderValue, Request, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use sluice_ingress_model::Action;
 use tokio::sync::mpsc;
 
 use crate::body::Body;
+use crate::connector::Connector;
 use crate::error::BoxError;
 use crate::filter::RequestContext;
 use crate::handle::Handle;
@@ -60,7 +59,7 @@ pub struct MirrorStats {
 
 /// The mirroring of one proxy: client, in-flight cap and counters.
 pub(crate) struct Mirrors {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    client: Client<Connector, Body>,
     in_flight: Arc<AtomicUsize>,
     counters: Arc<Counters>,
 }

@@ -16,15 +16,14 @@ use std::time::{Duration, Instant};
 use http::header::{CONTENT_LENGTH, EXPECT, HOST, HeaderName, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use sluice_ingress_model::Policy;
 use sluice_ingress_model::policy::ExternalAuth;
 use sluice_ingress_model::template::{Allow, Template};
 
 use super::verdict::{Verdict, deny, verdict};
 use crate::body::Body;
+use crate::connector::Connector;
 use crate::filter::RequestContext;
 use crate::variables::Vars;
 
@@ -55,7 +54,7 @@ pub(super) struct Answer {
 
 /// The client and cache for external auth.
 pub struct External {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    client: Client<Connector, Body>,
     cache: Mutex<HashMap<String, (Instant, Answer)>>,
 }
 
