@@ -48,6 +48,7 @@ mod mirror;
 mod outbound;
 mod proxy;
 pub mod proxy_protocol;
+mod random;
 mod request_body;
 mod service;
 mod shutdown;

@@ -40,18 +40,9 @@ pub(crate) struct Authenticator {
 impl Authenticator {
     /// A new authenticator with a random digest-nonce secret.
     pub fn new() -> Self {
-        let mut digest_secret = [0u8; 16];
-        if getrandom::fill(&mut digest_secret).is_err() {
-            // Near impossible; a time-derived secret still makes nonces unguessable enough
-            // for their five-minute life.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            digest_secret = nanos.to_le_bytes();
-        }
         Self {
             external: External::default(),
-            digest_secret,
+            digest_secret: crate::random::os_bytes(),
         }
     }
 

@@ -11,7 +11,6 @@ pub(crate) mod affinity;
 pub(crate) mod canary;
 pub(crate) mod ewma;
 pub(crate) mod hash;
-mod random;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
@@ -24,12 +23,12 @@ use sluice_ingress_model::policy::{Affinity, Balance};
 use sluice_ingress_model::{Forward, UpstreamId, UpstreamPolicy};
 
 use crate::generation::Generation;
+#[cfg(test)]
+pub(crate) use crate::random::SplitMix;
+pub(crate) use crate::random::random_below;
 use crate::upstream::{Endpoint, Upstream};
 use crate::variables::Vars;
 use affinity::{CookieContext, Pinned};
-#[cfg(test)]
-pub(crate) use random::SplitMix;
-pub(crate) use random::random_below;
 
 /// How many random tokens a balanced-affinity pick tries before giving up on avoiding tried
 /// endpoints (ingress-nginx's `MAX_UPSTREAM_CHECKS_COUNT`).

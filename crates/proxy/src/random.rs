@@ -1,6 +1,25 @@
-//! The random numbers balancing and canary draws use: SplitMix64 per thread, seeded by the OS.
+//! Randomness: bytes from the OS generator (request ids, the digest-nonce secret, seeds), and
+//! the numbers balancing and canary draws use (SplitMix64 per thread, seeded by the OS).
 
 use std::cell::Cell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `N` bytes from the OS generator. Should it fail (near impossible), the bytes come from the
+/// clock's nanoseconds: unique enough for a request id, a seed or a short-lived secret, which
+/// beats having none.
+pub(crate) fn os_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            .to_le_bytes();
+        for (byte, source) in bytes.iter_mut().zip(nanos.iter().cycle()) {
+            *byte = *source;
+        }
+    }
+    bytes
+}
 
 /// SplitMix64: a small, fast generator (not for secrets).
 #[derive(Clone, Debug)]
@@ -41,14 +60,7 @@ pub(crate) fn random_below(n: u64) -> u64 {
 }
 
 fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        bytes = u64::from(nanos).to_le_bytes();
-    }
-    u64::from_le_bytes(bytes)
+    u64::from_le_bytes(os_bytes())
 }
 
 #[cfg(test)]
