@@ -439,19 +439,7 @@ async fn satisfy_any_with_global_auth_keeps_the_lists_where_auth_is_exempt() {
 
 #[tokio::test]
 async fn digest_auth_challenges_and_accepts() {
-    let ha1 = sluice_digest_ha1("alice", "wonderland", "secret");
-    let (mut world, _echo) = app(&[
-        ("auth-type", "digest"),
-        ("auth-secret", "htdigest"),
-        ("auth-realm", "wonderland"),
-    ])
-    .await;
-    opaque(
-        &mut world,
-        "htdigest",
-        &[("auth", &format!("alice:wonderland:{ha1}\n"))],
-    );
-    let proxy = start(world.table()).await;
+    let (proxy, _echo, ha1) = digest_app(&[]).await;
     let challenge = get(proxy.http, HOST, "/d?x=1").await;
     assert_eq!(challenge.status, 401);
     let authorization = digest_authorization(&challenge, &ha1, "/d?x=1");
@@ -476,20 +464,7 @@ async fn digest_auth_challenges_and_accepts() {
 
 #[tokio::test]
 async fn digest_auth_checks_the_uri_the_client_sent_on_rewritten_routes() {
-    let ha1 = sluice_digest_ha1("alice", "wonderland", "secret");
-    let (mut world, echo) = app(&[
-        ("auth-type", "digest"),
-        ("auth-secret", "htdigest"),
-        ("auth-realm", "wonderland"),
-        ("rewrite-target", "/inner"),
-    ])
-    .await;
-    opaque(
-        &mut world,
-        "htdigest",
-        &[("auth", &format!("alice:wonderland:{ha1}\n"))],
-    );
-    let proxy = start(world.table()).await;
+    let (proxy, echo, ha1) = digest_app(&[("rewrite-target", "/inner")]).await;
     let challenge = get(proxy.http, HOST, "/d").await;
     assert_eq!(challenge.status, 401);
     let authorization = digest_authorization(&challenge, &ha1, "/d");
@@ -498,6 +473,25 @@ async fn digest_auth_checks_the_uri_the_client_sent_on_rewritten_routes() {
     assert_eq!(ok.json()["path"], "/inner");
     assert_eq!(echo.hits(), 1);
     proxy.shutdown().await;
+}
+
+/// A proxy for an app with digest auth for `alice` (password `secret`, realm `wonderland`)
+/// and these further annotations; returns alice's HA1 too.
+async fn digest_app(annotations: &[(&str, &str)]) -> (Running, Backend, String) {
+    let ha1 = sluice_digest_ha1("alice", "wonderland", "secret");
+    let mut all = vec![
+        ("auth-type", "digest"),
+        ("auth-secret", "htdigest"),
+        ("auth-realm", "wonderland"),
+    ];
+    all.extend_from_slice(annotations);
+    let (mut world, echo) = app(&all).await;
+    opaque(
+        &mut world,
+        "htdigest",
+        &[("auth", &format!("alice:wonderland:{ha1}\n"))],
+    );
+    (start(world.table()).await, echo, ha1)
 }
 
 /// A digest `Authorization` for GET `uri` answering `challenge`'s nonce (qop=auth).

@@ -1,5 +1,5 @@
-//! Helpers for the traffic-feature suites (canary, limits, auth, balancing, mirroring): Ingress
-//! annotations and the controller ConfigMap on a [`World`], opaque Secrets, requests with
+//! Helpers for the traffic-feature suites (canary, limits, auth, balancing, mirroring): several
+//! annotations or ConfigMap keys at once and opaque Secrets (over [`Nginx`]), requests with
 //! extra headers or from another loopback address, and a recording HTTP server that plays an
 //! auth service or a mirror.
 
@@ -16,48 +16,37 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sluice_ingress_model::{ConfigMap, ObjectKey, Secret};
+use sluice_ingress_model::ObjectKey;
 use tokio::net::TcpListener;
 
 use super::support::*;
 
-/// Adds `nginx.ingress.kubernetes.io/<name>` annotations to an Ingress of the world.
+/// Adds annotations to an Ingress of the world: `nginx.ingress.kubernetes.io/<name>`, or the
+/// name as written when it has a prefix of its own (`sluice.dev/…`).
 pub fn annotate(world: &mut World, ingress: &str, annotations: &[(&str, &str)]) {
-    let key = ObjectKey::new(NS, ingress);
-    let ing = world.snapshot.ingresses.get_mut(&key).unwrap();
     for (name, value) in annotations {
-        let key = if name.contains('/') {
-            (*name).to_owned()
+        if name.contains('/') {
+            let key = ObjectKey::new(NS, ingress);
+            let ing = world.snapshot.ingresses.get_mut(&key).unwrap();
+            ing.annotations
+                .insert((*name).to_owned(), (*value).to_owned());
         } else {
-            format!("nginx.ingress.kubernetes.io/{name}")
-        };
-        ing.annotations.insert(key, (*value).to_owned());
+            world.annotate(ingress, name, value);
+        }
     }
 }
 
-/// Sets the controller ConfigMap (`ingress/sluice`) to `data`.
+/// Sets keys of the controller ConfigMap.
 pub fn configure(world: &mut World, data: &[(&str, &str)]) {
-    let key = ObjectKey::new("ingress", "sluice");
-    world.snapshot.insert_config_map(ConfigMap {
-        key: key.clone(),
-        data: data
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    });
-    world.options.controller_config = Some(key);
+    for (key, value) in data {
+        world.configmap(key, value);
+    }
 }
 
 /// An Opaque Secret in the test namespace.
 pub fn opaque(world: &mut World, name: &str, data: &[(&str, &str)]) {
-    world.snapshot.insert_secret(Secret {
-        key: ObjectKey::new(NS, name),
-        secret_type: "Opaque".into(),
-        data: data
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
-            .collect(),
-    });
+    let data: Vec<(&str, &[u8])> = data.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    world.secret_data(name, "Opaque", &data);
 }
 
 /// A pooled HTTP/1.1 client whose connections come from `local` (any 127.x address works on
