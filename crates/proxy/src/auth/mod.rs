@@ -26,6 +26,7 @@ use sluice_ingress_model::policy::{ExternalAuth, Satisfy};
 
 use crate::body::Body;
 use crate::filter::RequestContext;
+use crate::filters::redirect::page;
 use basic::Basic;
 use external::External;
 use verdict::{Grant, Verdict};
@@ -75,7 +76,7 @@ impl Authenticator {
         // `satisfy any`: the access-list filter's verdict on the client address.
         match ctx.source_allowed() {
             Some(true) => return Decision::Pass,
-            Some(false) => failures.push((verdict::plain(StatusCode::FORBIDDEN), false)),
+            Some(false) => failures.push((page(StatusCode::FORBIDDEN), false)),
             None => {}
         }
         if basic.is_none() && external.is_none() {
@@ -89,7 +90,7 @@ impl Authenticator {
                 Basic::Valid if any => return Decision::Pass,
                 Basic::Valid => {}
                 Basic::Challenge(challenge) => {
-                    let mut response = verdict::plain(StatusCode::UNAUTHORIZED);
+                    let mut response = page(StatusCode::UNAUTHORIZED);
                     response
                         .headers_mut()
                         .insert(http::header::WWW_AUTHENTICATE, challenge);

@@ -9,6 +9,7 @@ use sluice_ingress_model::policy::ExternalAuth;
 
 use super::external::Answer;
 use crate::body::Body;
+use crate::filters::redirect::page;
 use crate::variables::Vars;
 
 /// Statuses whose responses carry the auth `Set-Cookie` without `auth-always-set-cookie`
@@ -80,14 +81,14 @@ pub(super) fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> V
                 Some(signin) => {
                     let location =
                         signin_url(&vars.expand(signin), &auth.signin_redirect_param, vars);
-                    let mut response = text(StatusCode::FOUND);
+                    let mut response = page(StatusCode::FOUND);
                     if let Ok(location) = HeaderValue::from_str(&location) {
                         response.headers_mut().insert(LOCATION, location);
                     }
                     response
                 }
                 None => {
-                    let mut response = text(StatusCode::UNAUTHORIZED);
+                    let mut response = page(StatusCode::UNAUTHORIZED);
                     for value in answer.headers.get_all(WWW_AUTHENTICATE) {
                         response
                             .headers_mut()
@@ -107,7 +108,7 @@ pub(super) fn verdict(auth: &ExternalAuth, answer: &Answer, vars: Vars<'_>) -> V
             }
         }
         403 => {
-            let mut response = text(StatusCode::FORBIDDEN);
+            let mut response = page(StatusCode::FORBIDDEN);
             if auth.always_set_cookie {
                 for cookie in set_cookies {
                     response.headers_mut().append(SET_COOKIE, cookie);
@@ -150,30 +151,11 @@ fn signin_url(signin: &str, param: &str, vars: Vars<'_>) -> String {
     )
 }
 
-fn text(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::full(format!(
-        "{} {}\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
 pub(super) fn deny(status: StatusCode, unauthorized: bool) -> Verdict {
     Verdict::Deny {
-        response: text(status),
+        response: page(status),
         unauthorized,
     }
-}
-
-/// A plain-text response with this status (shared by the auth module).
-pub(super) fn plain(status: StatusCode) -> Response<Body> {
-    text(status)
 }
 
 #[cfg(test)]

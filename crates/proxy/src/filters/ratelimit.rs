@@ -1,15 +1,15 @@
-//! Rate and connection limits as a filter: answers `limit-req-status-code` or
-//! `limit-conn-status-code` (ConfigMap, 503 by default) when a limit of the route's Ingress is
-//! exceeded. Runs in nginx's preaccess position: after the rewrite-phase filters (a denied
-//! location or a redirect never counts) and before the access lists and authentication.
+//! Rate and connection limits as a filter: when a limit of the route's Ingress is exceeded it
+//! answers `limit-req-status-code` or `limit-conn-status-code` (ConfigMap, 503 by default) with
+//! nginx's error page. Runs in nginx's preaccess position: after the rewrite-phase filters (a
+//! denied location or a redirect never counts) and before the access lists and authentication.
 
 use std::sync::Arc;
 
-use http::{Response, StatusCode};
+use http::StatusCode;
 use sluice_ingress_model::ObjectKey;
 
-use crate::body::Body;
 use crate::filter::{Filter, Flow, RequestContext};
+use crate::filters::redirect::page;
 use crate::limits::{Verdict, Zones};
 
 /// The zone key of routes without an Ingress (the controller's default backend).
@@ -47,12 +47,6 @@ impl Filter for RateLimits {
         };
         tracing::debug!(%client, %ingress, status, "request limited");
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut response = Response::new(Body::full(format!(
-            "{} {}\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Limited")
-        )));
-        *response.status_mut() = status;
-        Flow::Respond(response)
+        Flow::Respond(page(status))
     }
 }
