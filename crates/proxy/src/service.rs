@@ -1,6 +1,7 @@
 //! The per-request pipeline: load the generation once, look the route up, run the request
-//! filters, carry out the route's action (forward, redirect, fixed response, or the built-in
-//! 404), run the response filters, and fire the logging hooks when the body is done.
+//! filters, authenticate (the asynchronous end of nginx's access phase), start a mirror copy,
+//! carry out the route's action (forward, redirect, fixed response, or the built-in 404), run
+//! the response filters, and fire the logging hooks when the body is done.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -92,7 +93,7 @@ impl Pipeline {
             }
         }
         // Authentication is asynchronous, so it runs as its own step after the request
-        // filters (nginx's access phase comes after limits too).
+        // filters: after the limits and the IP lists, as in nginx's access phase.
         if early.is_none() {
             early = self.auth.check(&mut ctx, &mut parts).await;
         }

@@ -43,8 +43,7 @@ use crate::filter::Filter;
 ///    asynchronous access step, after every request filter);
 /// 7. `rewrite-target`;
 /// 8. upstream request headers; response headers (`Server`, HSTS, added and hidden headers,
-///    `proxy-cookie-*` and `proxy-redirect-*` rewrites, the traffic features' headers and
-///    cookies).
+///    `proxy-cookie-*` and `proxy-redirect-*` rewrites, external-auth cookies).
 pub fn builtin() -> Vec<Arc<dyn Filter>> {
     vec![
         Arc::new(RequestId),
