@@ -145,7 +145,8 @@ pub struct RequestContext {
     pub(crate) cors_origin: Option<http::HeaderValue>,
     /// The IP list verdict when `satisfy: any` leaves the decision to authentication.
     pub(crate) source_allowed: Option<bool>,
-    /// What the traffic features (limits, auth, affinity) remember about the request.
+    /// What the traffic features remember about the request (connection-limit slots,
+    /// external-auth cookies).
     pub(crate) state: crate::state::FeatureState,
 }
 
