@@ -117,6 +117,21 @@ pub fn render_markdown() -> String {
         }
         out.push('\n');
     }
+    let _ = writeln!(
+        out,
+        "## sluice annotations (`{}/…`)\n\nSettings ingress-nginx has no annotation for; same processing rules.\n\n| Annotation | Status | What it does |\n|---|---|---|",
+        annotations::SLUICE_PREFIX
+    );
+    for spec in annotations::sluice_registry() {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            spec.name,
+            status_name(spec.status),
+            annotations::sluice_description(spec.name)
+        );
+    }
+    out.push('\n');
     out.push_str("## ConfigMap keys\n\n");
     let mut by_key_group: BTreeMap<KeyGroup, Vec<&config::KeySpec>> = BTreeMap::new();
     for spec in config::keys() {

@@ -41,8 +41,9 @@ use crate::table::UpstreamId;
 /// Per-route policy. Routes of one Ingress share one `Arc<Policy>`.
 ///
 /// The proxy applies it in this order (nginx phase order): `deny` (503) → HTTPS redirect
-/// (`redirects`) → `app_root` → access lists (`access`) and authentication (`auth`, combined by
-/// `access.satisfy`) → rate limits → CORS preflight → `rewrite` → forward with
+/// (`redirects`) → `app_root` → CORS preflight → rate limits (nginx's preaccess phase) →
+/// access lists (`access`) and authentication (`auth`, combined by `access.satisfy`) →
+/// `rewrite` → forward with
 /// `upstream_request`, `timeouts`, `retry`, `request_body`, `response_buffering` → response
 /// filters (`response_rewrite`, `response_headers`, CORS headers, `errors`) → `logging`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

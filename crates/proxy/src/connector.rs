@@ -2,6 +2,10 @@
 //! optionally wrapped in TLS, for the pooled HTTP/1.1 client and the HTTP/2 pool. Each
 //! connection carries a [`ConnUse`] so the forwarder can retire it after
 //! `upstream-keepalive-requests` requests or `upstream-keepalive-time`.
+//!
+//! The proxy's own requests (external auth, mirrors) go to URLs instead
+//! ([`Connector::by_url`]): the host name is resolved by the system resolver and `https://`
+//! URLs get TLS with SNI for that name.
 
 use std::future::Future;
 use std::io;
@@ -13,8 +17,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::Uri;
+use http::uri::Scheme;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -52,15 +59,25 @@ impl ConnUse {
 /// Opens upstream connections, plain or TLS.
 #[derive(Clone, Debug)]
 pub(crate) struct Connector {
-    tls: Option<TlsTarget>,
+    target: Target,
     connections: Option<Arc<UpstreamConnections>>,
+}
+
+/// Where a [`Connector`] connects.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The endpoint address in the URI, with this TLS (or none).
+    Endpoint(Option<TlsTarget>),
+    /// The URI's host, resolved; TLS for `https://` with this configuration (none: such URLs
+    /// fail).
+    Url(Option<Arc<ClientConfig>>),
 }
 
 impl Connector {
     /// A connector for plain TCP.
     pub fn plain() -> Self {
         Self {
-            tls: None,
+            target: Target::Endpoint(None),
             connections: None,
         }
     }
@@ -68,7 +85,16 @@ impl Connector {
     /// A connector that speaks TLS on every connection.
     pub fn tls(target: TlsTarget) -> Self {
         Self {
-            tls: Some(target),
+            target: Target::Endpoint(Some(target)),
+            connections: None,
+        }
+    }
+
+    /// A connector for `http://` and `https://` URLs with host names; `tls` serves the
+    /// `https://` ones (SNI is the URL's host when `tls` enables SNI).
+    pub fn by_url(tls: Option<Arc<ClientConfig>>) -> Self {
+        Self {
+            target: Target::Url(tls),
             connections: None,
         }
     }
@@ -81,23 +107,70 @@ impl Connector {
 
     /// Opens a connection to `addr`.
     pub async fn open(&self, addr: SocketAddr) -> io::Result<UpstreamIo> {
-        let tcp = TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let stream = match &self.tls {
-            None => Stream::Plain(tcp),
-            Some(target) => {
-                let tls = TlsConnector::from(target.config.clone())
-                    .connect(target.server_name.clone(), tcp)
-                    .await?;
-                Stream::Tls(Box::new(tls))
+        let tls = match &self.target {
+            Target::Endpoint(Some(target)) => {
+                Some((target.config.clone(), target.server_name.clone()))
             }
+            Target::Endpoint(None) | Target::Url(_) => None,
         };
-        Ok(UpstreamIo {
-            io: TokioIo::new(stream),
-            usage: ConnUse::new(),
-            _open: self.connections.as_ref().map(|c| c.opened(addr)),
-        })
+        let mut io = connect(&[addr], tls).await?;
+        io._open = self.connections.as_ref().map(|c| c.opened(addr));
+        Ok(io)
     }
+
+    /// Opens a connection to the address of `uri`: its endpoint address, or its host resolved.
+    async fn open_uri(&self, uri: &Uri) -> Result<UpstreamIo, BoxError> {
+        let Target::Url(config) = &self.target else {
+            return Ok(self.open(endpoint_of(uri)?).await?);
+        };
+        let host = uri.host().ok_or("URL without a host")?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let https = uri.scheme() == Some(&Scheme::HTTPS);
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        let tls = if https {
+            let config = config
+                .clone()
+                .ok_or("TLS is unavailable for https:// URLs")?;
+            let name = ServerName::try_from(host.to_owned())?;
+            Some((config, name))
+        } else {
+            None
+        };
+        Ok(connect(&addrs, tls).await?)
+    }
+}
+
+/// Connects to the first of `addrs` that accepts, then speaks TLS when asked.
+async fn connect(
+    addrs: &[SocketAddr],
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+) -> io::Result<UpstreamIo> {
+    let mut failure = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                connected = Some(tcp);
+                break;
+            }
+            Err(error) => failure = error,
+        }
+    }
+    let tcp = connected.ok_or(failure)?;
+    tcp.set_nodelay(true)?;
+    let stream = match tls {
+        None => Stream::Plain(tcp),
+        Some((config, name)) => {
+            let tls = TlsConnector::from(config).connect(name, tcp).await?;
+            Stream::Tls(Box::new(tls))
+        }
+    };
+    Ok(UpstreamIo {
+        io: TokioIo::new(stream),
+        usage: ConnUse::new(),
+        _open: None,
+    })
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -111,10 +184,7 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let connector = self.clone();
-        Box::pin(async move {
-            let addr = endpoint_of(&uri)?;
-            Ok(connector.open(addr).await?)
-        })
+        Box::pin(async move { connector.open_uri(&uri).await })
     }
 }
 

@@ -208,6 +208,9 @@ pub struct RequestContext {
     pub(crate) cors_origin: Option<http::HeaderValue>,
     /// The IP list verdict when `satisfy: any` leaves the decision to authentication.
     pub(crate) source_allowed: Option<bool>,
+    /// What the traffic features remember about the request (connection-limit slots,
+    /// external-auth cookies).
+    pub(crate) state: crate::state::FeatureState,
 }
 
 impl RequestContext {
@@ -250,6 +253,7 @@ impl RequestContext {
             error_headers: None,
             cors_origin: None,
             source_allowed: None,
+            state: crate::state::FeatureState::default(),
         }
     }
 

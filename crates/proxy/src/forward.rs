@@ -1,8 +1,10 @@
-//! Forwarding one request: backend and endpoint choice (the `default-backend` annotation when
-//! the route's upstream has no endpoints), the request body (`request_body`), header rewriting
+//! Forwarding one request: backend choice (canary or weighted, then the `default-backend`
+//! annotation when the chosen upstream has no endpoints) and endpoint choice by the upstream's
+//! balancer (`balance`), the request body (`request_body`), header rewriting
 //! (hop-by-hop headers out, filters' `upstream_request` hooks), the transport of the route's
 //! `backend-protocol`, ingress-nginx's timeouts, `proxy-next-upstream` retries, the
-//! `proxy-buffer-size` limit on response heads, and upgrade tunnels.
+//! `proxy-buffer-size` limit on response heads, `limit-rate` on the response body, and upgrade
+//! tunnels.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use crate::hop::prepare_request_head;
 pub(crate) use crate::hop::{strip_hop_by_hop, wants_upgrade};
 use crate::request_body::{self, Prepared};
 use crate::upstream::{Endpoint, Upstream};
+use crate::variables::Vars;
 
 /// What forwarding needs besides the request.
 pub(crate) struct ForwardContext<'a> {
@@ -51,18 +54,20 @@ pub(crate) async fn forward(
     fx: ForwardContext<'_>,
     ctx: &mut RequestContext,
     mut parts: http::request::Parts,
-    body: Incoming,
+    body: Body,
     client_upgrade: Option<OnUpgrade>,
     route: &Forward,
     policy: &Policy,
 ) -> Result<Response<Body>, ProxyError> {
     let limits = Limits::from(&policy.timeouts);
-    let id = choose_backend(route, fx.backend_cursor).ok_or_else(|| ProxyError::NoEndpoints {
-        upstream: route
-            .backends
-            .first()
-            .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
-    })?;
+    let id =
+        crate::balance::choose_upstream(fx.generation, route, &parts.headers, fx.backend_cursor)
+            .ok_or_else(|| ProxyError::NoEndpoints {
+                upstream: route
+                    .backends
+                    .first()
+                    .map_or_else(|| "(none)".to_owned(), |b| b.upstream.to_string()),
+            })?;
     let Live {
         upstream,
         endpoints,
@@ -101,6 +106,7 @@ pub(crate) async fn forward(
         (Transport::Http1(_), HttpVersion::Http11) => Version::HTTP_11,
     };
     let keepalive = fx.clients().keepalive();
+    let mut selection = crate::balance::Selection::new(&upstream, Vars::new(ctx, &parts));
 
     // Hop-by-hop headers go before the body is read so nothing of the client's framing leaks.
     let upgrade = client_upgrade.filter(|_| version == Version::HTTP_11);
@@ -153,9 +159,9 @@ pub(crate) async fn forward(
     let deadline = plan.budget.map(|budget| Instant::now() + budget);
     ctx.upstream_timing.start = Some(std::time::Instant::now());
     loop {
-        let endpoint = upstream
-            .pick(&endpoints, &tried)
-            .or_else(|| upstream.pick(&endpoints, &[]))
+        let endpoint = selection
+            .next(&endpoints, &tried)
+            .or_else(|| selection.next(&endpoints, &[]))
             .ok_or_else(|| ProxyError::NoEndpoints {
                 upstream: upstream.id.to_string(),
             })?;
@@ -199,7 +205,8 @@ pub(crate) async fn forward(
             Transport::H2 { .. } => authority.clone(),
         };
         *request.uri_mut() = upstream_uri(scheme, &target, &original_uri)?;
-        let outcome = attempt.send(request, h2_sender).await.and_then(|response| {
+        let sent = crate::balance::measured(&endpoint, attempt.send(request, h2_sender)).await;
+        let outcome = sent.and_then(|response| {
             check_head(&response, endpoint.addr, header_limit, &transport).map(|()| response)
         });
         match outcome {
@@ -213,7 +220,16 @@ pub(crate) async fn forward(
                 ctx.upstream_timing.connected = progress.connected_at();
                 ctx.upstream_timing.header = Some(std::time::Instant::now());
                 ctx.upstream_status = Some(response.status());
-                return finish_response(response, upgrade, endpoint.addr, limits);
+                let mut response = finish_response(response, upgrade, endpoint.addr, limits)?;
+                selection.pin(&mut response);
+                let bandwidth = &policy.rate_limit;
+                return Ok(response.map(|body| {
+                    crate::limits::Throttled::wrap(
+                        body,
+                        bandwidth.rate_bytes_per_sec,
+                        bandwidth.rate_after_bytes,
+                    )
+                }));
             }
             Err(error) => {
                 note_failure(&endpoint, &error);
@@ -250,7 +266,10 @@ fn note_failure(endpoint: &Endpoint, error: &ProxyError) {
 
 /// Picks a backend by weight (a counter walked over the cumulative weights), `None` when every
 /// weight is zero.
-fn choose_backend<'a>(route: &'a Forward, cursor: &AtomicUsize) -> Option<&'a UpstreamId> {
+pub(crate) fn choose_backend<'a>(
+    route: &'a Forward,
+    cursor: &AtomicUsize,
+) -> Option<&'a UpstreamId> {
     if let [only] = route.backends.as_slice() {
         return (only.weight > 0).then_some(&only.upstream);
     }

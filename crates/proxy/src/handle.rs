@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub telemetry: Option<Telemetry>,
     /// The ConfigMap report `/debug/config` shows, as the embedder published it.
     pub config_report: ArcSwapOption<serde_json::Value>,
+    /// Request mirroring: its client, queue and counters.
+    pub mirror: crate::mirror::Mirrors,
     writer: Mutex<()>,
     rebuilds: AtomicU64,
     endpoint_updates: AtomicU64,
@@ -91,6 +93,7 @@ impl Shared {
             stats: Stats::default(),
             telemetry,
             config_report: ArcSwapOption::empty(),
+            mirror: crate::mirror::Mirrors::default(),
             writer: Mutex::new(()),
             rebuilds: AtomicU64::new(0),
             endpoint_updates: AtomicU64::new(0),

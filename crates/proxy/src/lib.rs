@@ -1,6 +1,8 @@
 //! The sluice data plane: listeners (HTTP with h2c, HTTPS with SNI), the per-request pipeline
-//! and its filters, pooled upstream clients with round-robin balancing and ingress-nginx's
-//! timeouts, admin endpoints and graceful shutdown.
+//! and its filters, pooled upstream clients with ingress-nginx's balancing (round robin, peak
+//! EWMA, consistent hashing, cookie affinity, canaries) and timeouts, rate and connection
+//! limits, basic/digest and external authentication, request mirroring, admin endpoints and
+//! graceful shutdown.
 //!
 //! It serves whatever [`RouteTable`](sluice_ingress_model::RouteTable) it is handed through
 //! [`Handle::apply`] and never knows where that table came from: sources and binaries wire a
@@ -21,6 +23,8 @@
 pub mod access_log;
 mod admin;
 mod attempt;
+mod auth;
+mod balance;
 mod body;
 mod client;
 mod client_cert;
@@ -39,13 +43,18 @@ mod handle;
 mod hop;
 mod hosts;
 mod intake;
+pub mod limits;
 mod listener;
 pub mod metrics;
+mod mirror;
+mod outbound;
 mod proxy;
 pub mod proxy_protocol;
+mod random;
 mod request_body;
 mod service;
 mod shutdown;
+mod state;
 mod stats;
 pub mod telemetry;
 mod tls;
@@ -62,6 +71,7 @@ pub use config::{
 pub use error::{ErrorSource, ProxyError};
 pub use filter::{Connection, Failure, Filter, Flow, Mark, RequestContext, Scheme, UpstreamTiming};
 pub use handle::{ApplyOutcome, Change, Handle};
+pub use mirror::MirrorStats;
 pub use proxy::Proxy;
 pub use shutdown::{Bound, ShutdownReport};
 pub use telemetry::{Telemetry, TelemetryBuilder};

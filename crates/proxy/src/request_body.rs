@@ -10,7 +10,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use sluice_ingress_model::policy::RequestBody;
 
 use crate::body::{Body, ClientFailure, Progress, Traffic, UpstreamRequestBody};
@@ -30,7 +29,7 @@ pub(crate) enum Prepared {
 
 /// Prepares `body` according to the route's body policy.
 pub(crate) async fn prepare(
-    body: Incoming,
+    body: Body,
     policy: &RequestBody,
     buffer: bool,
     idle: Duration,
@@ -93,7 +92,7 @@ pub(crate) async fn prepare(
 /// A stream of the prefix frame followed by the frames of `rest`.
 fn futures_prefix(
     prefix: Bytes,
-    rest: UpstreamRequestBody<Incoming>,
+    rest: UpstreamRequestBody<Body>,
 ) -> impl futures::Stream<Item = Result<Frame<Bytes>, crate::error::BoxError>> + Send {
     use futures::StreamExt;
     let first = futures::stream::once(async move { Ok(Frame::data(prefix)) });

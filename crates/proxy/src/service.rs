@@ -1,6 +1,7 @@
 //! The per-request pipeline: load the generation once, look the route up, run the request
-//! filters, carry out the route's action (forward, redirect, fixed response, or the built-in
-//! 404), run the response filters, and fire the logging hooks when the body is done.
+//! filters, authenticate (the asynchronous end of nginx's access phase), start a mirror copy,
+//! carry out the route's action (forward, redirect, fixed response, or the built-in 404), run
+//! the response filters, and fire the logging hooks when the body is done.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -29,6 +30,7 @@ pub(crate) struct Pipeline {
     shared: Arc<Shared>,
     filters: Arc<[Arc<dyn Filter>]>,
     https_port: u16,
+    auth: crate::auth::Authenticator,
 }
 
 impl Pipeline {
@@ -39,6 +41,7 @@ impl Pipeline {
             shared,
             filters: filters.into(),
             https_port,
+            auth: crate::auth::Authenticator::new(),
         }
     }
 
@@ -89,9 +92,15 @@ impl Pipeline {
                 }
             }
         }
+        // Authentication is asynchronous, so it runs as its own step after the request
+        // filters: after the limits and the IP lists, as in nginx's access phase.
+        if early.is_none() {
+            early = self.auth.check(&mut ctx, &mut parts).await;
+        }
         let outcome = match early {
             Some(response) => Ok(response),
             None => {
+                let body = self.shared.mirror.tap(&ctx, &parts, Body::wrap(body));
                 let fx = ForwardContext {
                     generation: &generation,
                     filters: &self.filters,
@@ -132,7 +141,7 @@ async fn act(
     route: Option<&Route>,
     ctx: &mut RequestContext,
     parts: http::request::Parts,
-    body: Incoming,
+    body: Body,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<Body>, ProxyError> {
     let Some(route) = route else {

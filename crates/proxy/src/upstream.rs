@@ -19,14 +19,17 @@ pub(crate) struct Endpoint {
     pub requests: AtomicU64,
     /// Connect failures seen.
     pub failures: AtomicU64,
+    /// Balancer state (EWMA statistics, ring points).
+    pub state: crate::balance::EndpointState,
 }
 
 impl Endpoint {
-    fn new(addr: SocketAddr) -> Self {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
         Self {
             addr,
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            state: crate::balance::EndpointState::default(),
         }
     }
 }
@@ -38,6 +41,8 @@ pub(crate) struct Upstream {
     pub id: UpstreamId,
     /// Protocol and connection settings.
     pub policy: UpstreamPolicy,
+    /// Endpoint selection by the policy's balance and affinity.
+    pub balancer: crate::balance::Balancer,
     endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     cursor: AtomicUsize,
 }
@@ -49,6 +54,7 @@ impl Upstream {
             .map(|s| s.iter().map(|a| Arc::new(Endpoint::new(*a))).collect())
             .unwrap_or_default();
         Self {
+            balancer: crate::balance::Balancer::new(&id, &policy),
             id,
             policy,
             endpoints: ArcSwap::from_pointee(endpoints),

@@ -1,12 +1,13 @@
 //! Expands the model's parsed [`Template`]s (nginx variables in annotation values) for one
 //! request: redirect locations, `upstream-vhost`, `rewrite-target`, `auth-tls-error-page`,
-//! `proxy-set-headers` and `add-headers` values. Only the whitelisted variables of
+//! `proxy-set-headers` and `add-headers` values, external-auth URLs, headers and sign-in
+//! redirects, `upstream-hash-by` keys and `mirror-target`. Only the whitelisted variables of
 //! `sluice_ingress_model::template` exist; they mean what nginx means by them.
 
 use std::sync::OnceLock;
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, PercentEncode, utf8_percent_encode};
 use sluice_ingress_model::template::{Part, Variable};
 use sluice_ingress_model::{Action, Template};
 
@@ -30,7 +31,47 @@ pub(crate) struct Vars<'a> {
     pub captures: &'a [String],
 }
 
-impl Vars<'_> {
+impl<'a> Vars<'a> {
+    /// The variables of a request outside a rewrite (no `$1`..`$9`).
+    pub fn new(ctx: &'a RequestContext, head: &'a http::request::Parts) -> Self {
+        Self {
+            ctx,
+            head,
+            captures: &[],
+        }
+    }
+
+    /// A request cookie's value (`$cookie_<name>`).
+    pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        cookie(&self.head.headers, name)
+    }
+
+    /// `$http_host`: the `Host` header (or the HTTP/2 `:authority`) as the client sent it.
+    pub fn http_host(&self) -> &'a str {
+        self.head
+            .headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| self.head.uri.authority().map(|a| a.as_str()))
+            .unwrap_or_default()
+    }
+
+    /// `$scheme://$http_host$request_uri`: the URL the client asked for.
+    pub fn original_url(&self) -> String {
+        format!(
+            "{}://{}{}",
+            self.ctx.connection.scheme,
+            self.http_host(),
+            self.ctx.request_uri()
+        )
+    }
+
+    /// `$escaped_request_uri`: `$request_uri` with everything but unreserved characters
+    /// percent-encoded.
+    pub fn escaped_request_uri(&self) -> PercentEncode<'a> {
+        utf8_percent_encode(self.ctx.request_uri(), COMPONENT)
+    }
+
     /// Expands `template`.
     pub fn expand(&self, template: &Template) -> String {
         let mut out = String::with_capacity(template.text.len());
@@ -72,9 +113,7 @@ impl Vars<'_> {
             Variable::Cookie(name) => out.push_str(cookie(&self.head.headers, name).unwrap_or("")),
             Variable::Arg(name) => out.push_str(arg(ctx.request_uri(), name).unwrap_or("")),
             Variable::RequestUri => out.push_str(ctx.request_uri()),
-            Variable::EscapedRequestUri => {
-                out.extend(utf8_percent_encode(ctx.request_uri(), COMPONENT));
-            }
+            Variable::EscapedRequestUri => out.extend(self.escaped_request_uri()),
             Variable::Uri | Variable::DocumentUri => out.push_str(self.head.uri.path()),
             Variable::Args | Variable::QueryString => {
                 out.push_str(self.head.uri.query().unwrap_or(""));
@@ -169,10 +208,80 @@ fn arg<'a>(request_uri: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// A context for `parts` as the pipeline prepares it before the request filters run (request
+/// target recorded, real-IP processing with default settings).
+#[cfg(test)]
+pub(crate) fn test_context(
+    connection: crate::filter::Connection,
+    parts: &mut http::request::Parts,
+) -> RequestContext {
+    let mut ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
+    ctx.request_uri = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    let _ = crate::intake::prepare(&mut ctx, parts, None);
+    ctx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::{Connection, Scheme};
     use sluice_ingress_model::template::Allow;
+
+    fn expand(text: &str, uri: &str, headers: &[(&str, &str)]) -> String {
+        let mut builder = http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let (mut parts, ()) = builder.body(()).unwrap().into_parts();
+        let connection = Connection {
+            client: ([10, 0, 0, 9], 5555).into(),
+            scheme: Scheme::Https,
+            port: 8443,
+        };
+        let mut ctx = test_context(connection, &mut parts);
+        ctx.host = "a.example.com".into();
+        ctx.path = parts.uri.path().to_owned();
+        ctx.request_id = "rid".into();
+        let template = Template::parse(text, Allow::LOCATION).unwrap();
+        Vars::new(&ctx, &parts).expand(&template)
+    }
+
+    #[test]
+    fn expands_request_variables() {
+        let headers = [
+            ("host", "A.example.com:8443"),
+            ("x-user", "bob"),
+            ("cookie", "a=1; sid=xyz"),
+        ];
+        assert_eq!(
+            expand(
+                "$scheme://$host$request_uri|$http_x_user|$cookie_sid|$arg_q|$remote_addr|$request_id|$server_port",
+                "/p/a?q=1&r=2",
+                &headers
+            ),
+            "https://a.example.com/p/a?q=1&r=2|bob|xyz|1|10.0.0.9|rid|8443"
+        );
+        assert_eq!(
+            expand("$best_http_host$is_args$args", "/x?k=v", &headers),
+            "A.example.com:8443?k=v"
+        );
+        assert_eq!(expand("$is_args$args$http_none", "/x", &headers), "");
+        assert_eq!(
+            expand("$escaped_request_uri", "/a%20b/?x=1&y=2", &[]),
+            "%2Fa%2520b%2F%3Fx%3D1%26y%3D2"
+        );
+        assert_eq!(
+            expand(
+                "$proxy_add_x_forwarded_for",
+                "/",
+                &[("x-forwarded-for", "1.1.1.1")]
+            ),
+            "1.1.1.1, 10.0.0.9"
+        );
+    }
 
     #[test]
     fn arguments_and_cookies_are_found_case_insensitively() {

@@ -6,10 +6,15 @@
 mod proxy {
     mod access_log;
     mod admin;
+    mod auth;
+    mod balance;
+    mod canary;
     mod filters;
     mod h2;
     mod headers;
+    mod limits;
     mod metrics;
+    mod mirror;
     mod nginx_says;
     mod observe;
     mod real_ip;
@@ -21,6 +26,7 @@ mod proxy {
     mod tls;
     mod tls_compat;
     mod tracing;
+    mod traffic_support;
     mod upgrade;
     mod upstreams;
 }

@@ -127,7 +127,28 @@ impl AnnotationSpec {
     }
 }
 
-/// Every annotation sluice knows, grouped, in a stable order.
+/// The prefix of sluice's own annotations (not configurable).
+pub const SLUICE_PREFIX: &str = "sluice.dev";
+
+/// sluice's own annotations (`sluice.dev/<name>`), which ingress-nginx does not have.
+pub fn sluice_registry() -> impl Iterator<Item = &'static AnnotationSpec> {
+    groups::SLUICE.iter()
+}
+
+/// What one of sluice's own annotations does (empty for an unknown name).
+pub fn sluice_description(name: &str) -> &'static str {
+    groups::SLUICE_DESCRIPTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, d)| d)
+}
+
+/// The spec of one of sluice's own annotations (name without `sluice.dev/`).
+pub fn sluice_spec(name: &str) -> Option<&'static AnnotationSpec> {
+    sluice_registry().find(|s| s.name == name)
+}
+
+/// Every ingress-nginx annotation sluice knows, grouped, in a stable order.
 pub fn registry() -> impl Iterator<Item = &'static AnnotationSpec> {
     groups::ALL.iter().flat_map(|g| g.iter())
 }
@@ -224,7 +245,9 @@ pub struct Parsed {
 /// 5. `*-snippet`: rejected or ignored per the snippet policy;
 /// 6. on a canary Ingress only the canary, balancing and affinity annotations are read;
 /// 7. every other value is parsed; an invalid one rejects the Ingress (Error naming
-///    annotation, value and reason); annotations without effect are reported (Info).
+///    annotation, value and reason); annotations without effect are reported (Info);
+/// 8. sluice's own annotations (`sluice.dev/<name>`, [`sluice_registry`]) follow rules 2, 4
+///    (word blocklist), 6 and 7.
 pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
     let mut out = Parsed {
         draft: ctx.base.clone(),
@@ -236,8 +259,32 @@ pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
     let default_lead = format!("{DEFAULT_ANNOTATION_PREFIX}/");
     let mut present: BTreeMap<&'static str, (&'static AnnotationSpec, &str, &str)> =
         BTreeMap::new();
+    let own_lead = format!("{SLUICE_PREFIX}/");
+    let mut own: Vec<(&'static AnnotationSpec, &str, &str)> = Vec::new();
     for (key, value) in &ingress.annotations {
         let field = format!("metadata.annotations.{key}");
+        if let Some(name) = key.strip_prefix(&own_lead) {
+            if let Some(word) = ctx
+                .admission
+                .word_blocklist
+                .iter()
+                .find(|w| !w.is_empty() && value.contains(w.as_str()))
+            {
+                let reason =
+                    format!("contains {word:?}, listed in annotation-value-word-blocklist");
+                out.reject(field, key, value, reason);
+                continue;
+            }
+            match sluice_spec(name) {
+                Some(spec) => own.push((spec, key.as_str(), value.as_str())),
+                None => out.findings.push(Finding {
+                    severity: Severity::Info,
+                    field,
+                    kind: DiagnosticKind::UnknownAnnotation(key.clone()),
+                }),
+            }
+            continue;
+        }
         if key.starts_with(&lead)
             && let Some(word) = ctx
                 .admission
@@ -294,7 +341,7 @@ pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
         .get("canary")
         .is_some_and(|(_, _, v)| crate::values::boolean(v) == Ok(true));
     let mut ignored_on_canary = Vec::new();
-    for (spec, key, value) in present.values().copied() {
+    for (spec, key, value) in present.values().copied().chain(own) {
         let field = format!("metadata.annotations.{key}");
         if spec.is_snippet() {
             let rejected = ctx.snippets == SnippetPolicy::Reject;

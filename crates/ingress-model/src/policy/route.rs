@@ -302,7 +302,8 @@ pub struct AccessControl {
 /// [`crate::table::RouteOrigin::ingress`] is the same share counters), per proxy replica, keyed
 /// by the client IP after real-IP processing. Excess requests get ConfigMap
 /// `limit-req-status-code`, excess connections `limit-conn-status-code` (both 503 by default);
-/// clients in `allowlist` are never limited.
+/// clients in `allowlist` are never limited. The `*_total` limits (sluice's own annotations)
+/// count all clients of the Ingress together.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
     /// `limit-rps`; 0 = off. Leaky bucket, burst = rps × `burst_multiplier`, nodelay.
@@ -311,6 +312,12 @@ pub struct RateLimit {
     pub rpm: u32,
     /// `limit-connections`: concurrent requests per client IP; 0 = off.
     pub connections: u32,
+    /// `sluice.dev/limit-rps-total`: requests per second of all clients together (per Ingress,
+    /// per replica); 0 = off. Burst = limit × `burst_multiplier`, nodelay.
+    pub rps_total: u32,
+    /// `sluice.dev/limit-connections-total`: concurrent requests of all clients together (per
+    /// Ingress, per replica); 0 = off.
+    pub connections_total: u32,
     /// `limit-burst-multiplier`.
     pub burst_multiplier: u32,
     /// `limit-allowlist`: exempt clients.
@@ -327,6 +334,8 @@ impl Default for RateLimit {
             rps: 0,
             rpm: 0,
             connections: 0,
+            rps_total: 0,
+            connections_total: 0,
             burst_multiplier: 5,
             allowlist: Vec::new(),
             rate_bytes_per_sec: 0,

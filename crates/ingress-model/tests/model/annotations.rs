@@ -670,3 +670,40 @@ fn service_upstream_uses_the_cluster_ip() {
         .collect();
     assert_eq!(set, ["10.96.0.10:80"]);
 }
+
+#[test]
+fn sluice_annotations_set_the_aggregate_limits() {
+    let mut s = with_good();
+    let mut ing = annotated("ing", "a.com", &[("limit-rps", "5")]);
+    ing.annotations
+        .insert("sluice.dev/limit-rps-total".into(), "100".into());
+    ing.annotations
+        .insert("sluice.dev/limit-connections-total".into(), "20".into());
+    ing.annotations
+        .insert("sluice.dev/no-such-thing".into(), "1".into());
+    s.insert_ingress(ing);
+    let built = build_default(&s);
+    let limits = &route_of(&built, "a.com", "/").policy.rate_limit;
+    assert_eq!(
+        (limits.rps, limits.rps_total, limits.connections_total),
+        (5, 100, 20)
+    );
+    assert_eq!(codes_for(&built, "ing", "unknown_annotation").len(), 1);
+
+    let mut s = with_good();
+    let mut bad = annotated("ing", "a.com", &[]);
+    bad.annotations
+        .insert("sluice.dev/limit-rps-total".into(), "many".into());
+    s.insert_ingress(bad);
+    let built = build_default(&s);
+    assert!(built.table.lookup("a.com", "/").is_none());
+    assert_eq!(codes_for(&built, "ing", "invalid_annotation").len(), 1);
+    assert!(good_served(&built));
+    let names: Vec<&str> = annotations::sluice_registry().map(|s| s.name).collect();
+    assert_eq!(names, ["limit-rps-total", "limit-connections-total"]);
+    assert!(
+        names
+            .iter()
+            .all(|n| !annotations::sluice_description(n).is_empty())
+    );
+}

@@ -3,14 +3,18 @@
 //! location's access phase: `denylist-source-range`, then `allowlist-source-range`
 //! (`whitelist-source-range`), each replacing the ConfigMap's global list, then `block-cidrs`
 //! (an `http`-level `deny` that nginx inherits only into locations without lists of their own).
-//! All answer 403 and all use the client address after real-IP processing.
+//! All answer 403 and all use the client address after real-IP processing. With `satisfy: any`
+//! on a location that requires authentication the lists only leave their verdict for the
+//! authentication step (`RequestContext::source_allowed`).
+
+use std::net::IpAddr;
 
 use http::StatusCode;
 use http::header::{REFERER, USER_AGENT};
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 use sluice_ingress_model::Action;
-use sluice_ingress_model::policy::{Blocking, Satisfy};
+use sluice_ingress_model::policy::{AccessControl, Blocking, Satisfy};
 
 use crate::filter::{Filter, Flow, RequestContext};
 use crate::filters::redirect::page;
@@ -132,22 +136,13 @@ impl Filter for AccessLists {
         let access = &route.policy.access;
         let own_lists = !access.allow.is_empty() || !access.deny.is_empty();
         let denied = if own_lists {
-            access.deny.iter().any(|n| n.contains(&ip))
-                || (!access.allow.is_empty() && !access.allow.iter().any(|n| n.contains(&ip)))
+            !lists_allow(access, ip)
         } else {
             ctx.generation
                 .as_ref()
                 .is_some_and(|g| g.blocking.cidrs.iter().any(|n| n.contains(&ip)))
         };
-        let auth = &route.policy.auth;
-        let has_auth = auth.basic.is_some()
-            || auth.external.is_some()
-            || (auth.global
-                && ctx
-                    .generation
-                    .as_ref()
-                    .is_some_and(|g| g.settings().global_auth.is_some()));
-        if own_lists && access.satisfy == Satisfy::Any && has_auth {
+        if own_lists && access.satisfy == Satisfy::Any && crate::auth::required(ctx) {
             // `satisfy any`: authentication may still let the request in.
             ctx.source_allowed = Some(!denied);
             return Flow::Continue;
@@ -161,9 +156,29 @@ impl Filter for AccessLists {
     }
 }
 
+/// The location's own lists: a denied address fails; with an allow list, only listed
+/// addresses pass.
+fn lists_allow(access: &AccessControl, ip: IpAddr) -> bool {
+    !access.deny.iter().any(|n| n.contains(&ip))
+        && (access.allow.is_empty() || access.allow.iter().any(|n| n.contains(&ip)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_lists() {
+        let lists = AccessControl {
+            allow: vec!["10.0.0.0/8".parse().unwrap()],
+            deny: vec!["10.9.0.0/16".parse().unwrap()],
+            satisfy: Satisfy::All,
+        };
+        assert!(lists_allow(&lists, [10, 1, 2, 3].into()));
+        assert!(!lists_allow(&lists, [10, 9, 2, 3].into()));
+        assert!(!lists_allow(&lists, [192, 168, 0, 1].into()));
+        assert!(lists_allow(&AccessControl::default(), [1, 2, 3, 4].into()));
+    }
 
     #[test]
     fn maps_compare_strings_ignoring_case_and_regexes_as_written() {

@@ -6,6 +6,7 @@ mod body_size;
 mod cors;
 mod forwarded;
 pub(crate) mod mtls;
+mod ratelimit;
 pub(crate) mod redirect;
 mod request_id;
 mod response_headers;
@@ -15,11 +16,13 @@ mod server;
 
 use std::sync::Arc;
 
+pub use crate::state::FeatureHeaders;
 pub use access::{AccessLists, ServerRules};
 pub use body_size::BodySize;
 pub use cors::CorsHeaders;
 pub use forwarded::ForwardedHeaders;
 pub use mtls::ClientCertificates;
+pub use ratelimit::RateLimits;
 pub use redirect::{DeniedLocation, HttpsRedirect, RouteRedirect};
 pub use request_id::RequestId;
 pub use response_headers::ResponseHeaders;
@@ -35,10 +38,12 @@ use crate::filter::Filter;
 /// 3. `proxy-body-size` against `Content-Length` (location selection);
 /// 4. the location's rewrite phase: a denied location (503), the CORS preflight, the route's
 ///    own redirect, then HTTPS redirects;
-/// 5. the access phase: IP lists and `block-cidrs`;
-/// 6. `rewrite-target`;
-/// 7. upstream request headers; response headers (`Server`, HSTS, added and hidden headers,
-///    `proxy-cookie-*` and `proxy-redirect-*` rewrites).
+/// 5. the preaccess phase: rate and connection limits (`limit-*`, `sluice.dev/limit-*-total`);
+/// 6. the access phase: IP lists and `block-cidrs` (authentication follows as the pipeline's
+///    asynchronous access step, after every request filter);
+/// 7. `rewrite-target`;
+/// 8. upstream request headers; response headers (`Server`, HSTS, added and hidden headers,
+///    `proxy-cookie-*` and `proxy-redirect-*` rewrites, external-auth cookies).
 pub fn builtin() -> Vec<Arc<dyn Filter>> {
     vec![
         Arc::new(RequestId),
@@ -49,11 +54,13 @@ pub fn builtin() -> Vec<Arc<dyn Filter>> {
         Arc::new(CorsHeaders),
         Arc::new(RouteRedirect),
         Arc::new(HttpsRedirect),
+        Arc::new(RateLimits::default()),
         Arc::new(AccessLists),
         Arc::new(RewriteTarget),
         Arc::new(ForwardedHeaders),
         Arc::new(ServerHeader),
         Arc::new(ResponseHeaders),
         Arc::new(ResponseRewrites),
+        Arc::new(FeatureHeaders),
     ]
 }

@@ -32,14 +32,7 @@ impl Filter for RequestId {
 
 /// 16 random bytes as 32 lowercase hex digits.
 pub(crate) fn generate() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The OS generator failing is near impossible; a unique-enough id beats no id.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes = nanos.to_le_bytes();
-    }
+    let bytes: [u8; 16] = crate::random::os_bytes();
     let mut id = String::with_capacity(32);
     for b in bytes {
         let _ = write!(id, "{b:02x}");

@@ -15,17 +15,27 @@ use crate::values::{
 
 /// §1.9.
 pub(super) const AUTH: &[AnnotationSpec] = &[
-    a("auth-type", Auth, T1, Low, Location, Exact, |v, d| {
-        // An invalid type does not reject the Ingress: its routes fail closed (503).
-        d.auth_type = Some(match v.trim() {
-            "basic" => Ok(BasicAuthKind::Basic),
-            "digest" => Ok(BasicAuthKind::Digest),
-            other => Err(format!(
-                "invalid auth-type {other:?} (expected basic or digest)"
-            )),
-        });
-        Ok(())
-    }),
+    a(
+        "auth-type",
+        Auth,
+        T1,
+        Low,
+        Location,
+        Partial(
+            "digest: MD5 with qop=auth and stateless nonces valid 5 min; nonce counts are not tracked, so a captured response can be replayed for the same URI while its nonce is valid",
+        ),
+        |v, d| {
+            // An invalid type does not reject the Ingress: its routes fail closed (503).
+            d.auth_type = Some(match v.trim() {
+                "basic" => Ok(BasicAuthKind::Basic),
+                "digest" => Ok(BasicAuthKind::Digest),
+                other => Err(format!(
+                    "invalid auth-type {other:?} (expected basic or digest)"
+                )),
+            });
+            Ok(())
+        },
+    ),
     a("auth-secret", Auth, T1, Medium, Location, Exact, |v, d| {
         d.auth_secret = Some(object_ref(v)?);
         Ok(())
@@ -140,7 +150,9 @@ pub(super) const AUTH: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        Partial("a pool size hint for the proxy's auth client (also used with HTTP/2 listeners)"),
+        Partial(
+            "one pooled client serves every auth service: up to 32 idle connections per host, 60 s idle timeout, whatever the value",
+        ),
         |v, d| {
             d.external.keepalive.connections = uint32(v)?;
             Ok(())
@@ -164,7 +176,7 @@ pub(super) const AUTH: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        Exact,
+        Partial("connections to auth services are reused without a per-connection request cap"),
         |v, d| {
             d.external.keepalive.requests = uint32(v)?;
             Ok(())
@@ -176,7 +188,7 @@ pub(super) const AUTH: &[AnnotationSpec] = &[
         T3,
         Low,
         Location,
-        Exact,
+        Partial("idle connections to auth services close after 60 s whatever the value"),
         |v, d| {
             d.external.keepalive.timeout_ms = seconds_ms(v)?;
             Ok(())

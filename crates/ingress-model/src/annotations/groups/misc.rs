@@ -32,7 +32,7 @@ pub(super) const AFFINITY: &[AnnotationSpec] = &[
         T2,
         Medium,
         Ingress,
-        Exact,
+        Partial("balanced: tokens hash onto sluice's ring, so a balanced cookie issued by ingress-nginx may move once; persistent cookies are ingress-nginx's (md5 of upstream name and address) and keep their endpoint"),
         |v, d| {
             d.affinity.mode = match v.trim() {
                 "balanced" => AffinityMode::Balanced,
@@ -178,7 +178,7 @@ pub(super) const AFFINITY: &[AnnotationSpec] = &[
         T3,
         Low,
         Ingress,
-        Exact,
+        Partial("when off, a retry after the pinned endpoint failed goes to another endpoint (nginx retries the pinned one) and the cookie is kept"),
         |v, d| {
             d.affinity.cookie.change_on_failure = boolean(v)?;
             Ok(())
@@ -216,17 +216,29 @@ pub(super) const HEADERS: &[AnnotationSpec] = &[a(
 
 /// §1.12.
 pub(super) const MIRROR: &[AnnotationSpec] = &[
-    a("mirror-target", Mirror, T3, High, Ingress, Exact, |v, d| {
-        d.mirror_target = Some(url_template(v, Allow::VARS)?);
-        Ok(())
-    }),
+    a(
+        "mirror-target",
+        Mirror,
+        T3,
+        High,
+        Ingress,
+        Partial(
+            "a copy never holds up the original (nginx waits for the mirror): at most 256 copies in flight per replica, more are dropped and counted",
+        ),
+        |v, d| {
+            d.mirror_target = Some(url_template(v, Allow::VARS)?);
+            Ok(())
+        },
+    ),
     a(
         "mirror-request-body",
         Mirror,
         T3,
         Low,
         Ingress,
-        Exact,
+        Partial(
+            "the body is teed while it streams; a copy whose mirror falls more than 1 MiB behind is cut off",
+        ),
         |v, d| {
             d.mirror_body = on_off(v)?;
             Ok(())

@@ -5,10 +5,13 @@ mod backend;
 mod misc;
 mod proxy;
 mod routing;
+mod sluice;
 mod traffic;
 
 pub(crate) use auth::{cache_durations, method};
 pub(crate) use backend::{hash_balance, proxy_redirect};
+pub(crate) use sluice::DESCRIPTIONS as SLUICE_DESCRIPTIONS;
+pub(crate) use sluice::SLUICE;
 
 use super::{AnnotationSpec, Draft, Group, Scope, Status, Tier};
 use crate::key::ObjectKey;

@@ -100,10 +100,20 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
         d.policy.rate_limit.rps = uint32(v)?;
         Ok(())
     }),
-    a("limit-rpm", RateLimit, T2, Low, Location, Exact, |v, d| {
-        d.policy.rate_limit.rpm = uint32(v)?;
-        Ok(())
-    }),
+    a(
+        "limit-rpm",
+        RateLimit,
+        T2,
+        Low,
+        Location,
+        Partial(
+            "checked after limit-rps: a request limit-rpm rejects has still spent its limit-rps allowance (nginx checks both zones all-or-nothing)",
+        ),
+        |v, d| {
+            d.policy.rate_limit.rpm = uint32(v)?;
+            Ok(())
+        },
+    ),
     a(
         "limit-connections",
         RateLimit,
@@ -131,17 +141,29 @@ pub(super) const RATE_LIMIT: &[AnnotationSpec] = &[
             Ok(())
         },
     ),
-    a("limit-rate", RateLimit, T3, Low, Location, Exact, |v, d| {
-        d.policy.rate_limit.rate_bytes_per_sec = kilobytes(v)?;
-        Ok(())
-    }),
+    a(
+        "limit-rate",
+        RateLimit,
+        T3,
+        Low,
+        Location,
+        Partial(
+            "the rate counts from the moment limit-rate-after bytes were sent (nginx counts from the start of the request with one second of credit)",
+        ),
+        |v, d| {
+            d.policy.rate_limit.rate_bytes_per_sec = kilobytes(v)?;
+            Ok(())
+        },
+    ),
     a(
         "limit-rate-after",
         RateLimit,
         T3,
         Low,
         Location,
-        Exact,
+        Partial(
+            "the rate counts from the moment limit-rate-after bytes were sent (nginx counts from the start of the request with one second of credit)",
+        ),
         |v, d| {
             d.policy.rate_limit.rate_after_bytes = kilobytes(v)?;
             Ok(())
