@@ -54,7 +54,7 @@ use std::path::PathBuf;
 pub use decode::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use diagnostic::{Diagnostic, ObjectId};
 pub use error::Error;
-pub use source::{FileSource, Loaded};
+pub use source::{FileSource, Loaded, parse_bytes};
 pub use watch::{MAX_DELAY, QUIET, WatchHandle};
 
 /// Reads `paths` once: shorthand for `FileSource::new(paths).load()`.

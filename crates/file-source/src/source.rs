@@ -243,6 +243,30 @@ impl FileSource {
     }
 }
 
+/// Reads one file's contents from memory, without touching the file system: the same
+/// decoding, diagnostics and duplicate handling as [`FileSource::load`] on a file holding
+/// `bytes`. `file` only names the file in diagnostics.
+///
+/// Unlike `load`, parsing runs on the calling thread and a panic in the parser is not
+/// caught (this is the entry point the fuzz targets use, and they must see panics). The
+/// YAML parser recurses once per nesting level, up to [`MAX_DEPTH`](crate::MAX_DEPTH):
+/// about 20 KiB of stack per level in a debug build, more than a default 2 MiB thread has.
+pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Loaded {
+    let read = decode::read_bytes(file, bytes);
+    let state = FileState {
+        fingerprint: None,
+        hash: None,
+        served: read.objects,
+        diagnostics: read.diagnostics,
+    };
+    let source = FileSource {
+        roots: Vec::new(),
+        files: HashMap::from([(file.to_owned(), state)]),
+        last: None,
+    };
+    source.assemble(&[file.to_owned()], Vec::new())
+}
+
 impl Force {
     /// Whether `file` must be re-read.
     fn includes(&self, file: &Path) -> bool {

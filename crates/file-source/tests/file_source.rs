@@ -6,6 +6,7 @@
 mod file_source {
     mod failures;
     mod hostile;
+    mod in_memory;
     mod load;
     mod support;
     mod watch;

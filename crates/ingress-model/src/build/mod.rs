@@ -7,6 +7,7 @@ mod canary;
 mod certs;
 mod class;
 mod hosts;
+mod keymatch;
 mod resolve;
 mod secrets;
 mod settings;

@@ -5,6 +5,7 @@
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::keymatch;
 use crate::diagnostic::DiagnosticKind;
 use crate::objects::{Secret, TLS_SECRET_TYPE};
 use crate::table::{Certificate, KeyFormat, PrivateKey};
@@ -35,7 +36,8 @@ pub fn parse_tls_secret(secret: &Secret) -> Result<Certificate, DiagnosticKind> 
     parse_pem_pair(cert_pem, key_pem).map_err(invalid)
 }
 
-/// Parses a PEM certificate chain and a PEM private key (PKCS#1, PKCS#8 or SEC1).
+/// Parses a PEM certificate chain and a PEM private key (PKCS#1, PKCS#8 or SEC1) and checks
+/// that the key belongs to the first certificate.
 pub fn parse_pem_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<Certificate, String> {
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .map(|c| c.map(|c| c.as_ref().to_vec()))
@@ -61,7 +63,7 @@ pub fn parse_pem_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<Certificate, St
         },
         _ => return Err("data.tls.key uses an unsupported key encoding".into()),
     };
-    let (names, not_after) = leaf_names(leaf)?;
+    let (names, not_after) = leaf_names(leaf, &key)?;
     Ok(Certificate {
         chain,
         key,
@@ -70,11 +72,13 @@ pub fn parse_pem_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<Certificate, St
     })
 }
 
-/// DNS names (SANs, else the subject CN) and `notAfter` of a DER certificate.
-fn leaf_names(der: &[u8]) -> Result<(Vec<String>, i64), String> {
+/// DNS names (SANs, else the subject CN) and `notAfter` of a DER certificate, after checking
+/// that `key` belongs to it.
+fn leaf_names(der: &[u8], key: &PrivateKey) -> Result<(Vec<String>, i64), String> {
     use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| format!("data.tls.crt: the first certificate does not parse: {e}"))?;
+    keymatch::check(cert.public_key(), key)?;
     let mut names = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {
