@@ -60,14 +60,20 @@ fn parse_v1(buf: &[u8]) -> Result<Header, ParseError> {
     if !PREFIX.starts_with(head) {
         return Err(ParseError::Invalid("no PROXY signature"));
     }
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+    // The line ends at its first LF, which must follow a CR: a bare LF anywhere is invalid,
+    // whether or not a CRLF follows it, so a header split across reads is judged the same.
+    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
         return if buf.len() >= V1_MAX {
             Err(ParseError::Invalid("v1 header longer than 107 bytes"))
-        } else if buf.contains(&b'\n') {
-            Err(ParseError::Invalid("v1 header without CRLF"))
         } else {
             Err(ParseError::Incomplete)
         };
+    };
+    let Some(end) = newline
+        .checked_sub(1)
+        .filter(|&cr| buf.get(cr) == Some(&b'\r'))
+    else {
+        return Err(ParseError::Invalid("v1 header without CRLF"));
     };
     let len = end + 2;
     if len > V1_MAX {
@@ -267,6 +273,25 @@ mod tests {
             .chain(std::iter::repeat_n(b'1', 120))
             .collect::<Vec<_>>();
         assert!(matches!(parse(&long), Err(ParseError::Invalid(_))));
+    }
+
+    #[test]
+    fn v1_bare_lf_before_the_crlf_is_invalid_however_it_is_split() {
+        // Found by the proxy_protocol fuzz target: the whole header parsed (its CRLF came
+        // later) while the same bytes cut after the bare LF were invalid.
+        let header = b"PROXY UNKNOWN \x01\x00\x00\nTG2\r\n";
+        for cut in 0..=header.len() {
+            let result = parse(&header[..cut]);
+            if cut <= 17 {
+                assert_eq!(result, Err(ParseError::Incomplete), "{cut}");
+            } else {
+                assert!(matches!(result, Err(ParseError::Invalid(_))), "{cut}");
+            }
+        }
+        assert!(matches!(
+            parse(b"PROXY TCP4 1.2.3.4\n5.6.7.8 1 2\r\n"),
+            Err(ParseError::Invalid(_))
+        ));
     }
 
     #[test]
