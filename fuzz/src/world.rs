@@ -60,6 +60,16 @@ pub struct IngressM {
     default_backend: Option<BackendM>,
     tls: Vec<(Vec<Text>, Option<Name>)>,
     rules: Vec<(Option<Text>, Vec<PathM>)>,
+    auth: Option<AuthM>,
+}
+
+/// Basic or digest authentication from a Secret (so htpasswd parsing is reached often).
+#[derive(Arbitrary, Debug)]
+pub struct AuthM {
+    secret: Name,
+    digest: bool,
+    map: bool,
+    realm: Option<Text>,
 }
 
 /// An annotation or ConfigMap key: a registry entry by index, or raw.
@@ -259,6 +269,19 @@ impl IngressM {
                 (format!("{prefix}/{name}"), v.get(VALUES))
             })
             .collect();
+        if let Some(auth) = &self.auth {
+            let mut set = |name: &str, value: String| {
+                annotations.insert(format!("{prefix}/{name}"), value);
+            };
+            set("auth-type", if auth.digest { "digest" } else { "basic" }.to_owned());
+            set("auth-secret", auth.secret.get());
+            if auth.map {
+                set("auth-secret-type", "auth-map".to_owned());
+            }
+            if let Some(realm) = &auth.realm {
+                set("auth-realm", realm.get(VALUES));
+            }
+        }
         let class_name = match self.class % 4 {
             0 => Some("sluice".to_owned()),
             1 => Some("nginx".to_owned()),
