@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use sluice_ingress_model::{Kind, ObjectKey, ObjectRef, Snapshot};
+use sluice_ingress_model::{Kind, ObjectKey, ObjectRef, Snapshot, is_ours};
 
 use crate::config::SourceConfig;
 
@@ -23,8 +23,6 @@ pub const CONFIG_MAP_ANNOTATIONS: &[&str] = &["custom-headers", "auth-proxy-set-
 
 /// Controller ConfigMap keys whose value names a ConfigMap, `[namespace/]name`.
 pub const CONFIG_MAP_KEYS: &[&str] = &["proxy-set-headers", "add-headers"];
-
-const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 
 /// The objects `snapshot` references that need a watch of their own.
 pub fn references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<ObjectRef> {
@@ -45,7 +43,7 @@ pub fn references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<Object
         if !keys
             .iter()
             .any(|(k, _)| ingress.annotations.contains_key(k))
-            || !might_be_ours(ingress, snapshot, config)
+            || !is_ours(ingress, snapshot, &config.options)
         {
             continue;
         }
@@ -75,34 +73,6 @@ pub fn references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<Object
         refs.insert(ObjectRef::new(Kind::Secret, key.clone()));
     }
     refs
-}
-
-/// A cheap superset of the model's class rule (`build` decides for real): references of
-/// Ingresses that are certainly another controller's are not fetched.
-fn might_be_ours(
-    ingress: &sluice_ingress_model::Ingress,
-    snapshot: &Snapshot,
-    config: &SourceConfig,
-) -> bool {
-    let opts = &config.options;
-    let class_is_ours = |name: &str| {
-        snapshot.ingress_classes.get(name).is_some_and(|class| {
-            class.controller == opts.controller_class
-                || (opts.ingress_class_by_name && class.name == opts.ingress_class)
-        })
-    };
-    if let Some(name) = ingress.class_name.as_deref().filter(|n| !n.is_empty()) {
-        return class_is_ours(name)
-            || (opts.class_name_without_object && name == opts.ingress_class);
-    }
-    if let Some(value) = ingress.annotations.get(CLASS_ANNOTATION) {
-        return *value == opts.ingress_class;
-    }
-    opts.watch_ingress_without_class
-        || snapshot
-            .ingress_classes
-            .values()
-            .any(|c| c.is_default && class_is_ours(&c.name))
 }
 
 #[cfg(test)]

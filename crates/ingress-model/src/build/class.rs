@@ -43,6 +43,11 @@ pub fn ownership(
     }
 }
 
+/// Whether `ingress` belongs to this controller under the options (the rule of [`ownership`]).
+pub fn is_ours(ingress: &Ingress, snapshot: &Snapshot, opts: &BuildOptions) -> bool {
+    ownership(ingress, snapshot, opts).is_ok()
+}
+
 fn class_is_ours(name: &str, snapshot: &Snapshot, opts: &BuildOptions) -> bool {
     snapshot.ingress_classes.get(name).is_some_and(|class| {
         class.controller == opts.controller_class

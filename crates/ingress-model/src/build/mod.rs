@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use class::CLASS_ANNOTATION;
+pub use class::{CLASS_ANNOTATION, is_ours};
 pub use tls::{parse_pem_pair, parse_tls_secret};
 
 use crate::condition::Condition;
