@@ -25,7 +25,7 @@ use http::{Response, StatusCode};
 use sluice_ingress_model::policy::{ExternalAuth, Satisfy};
 
 use crate::body::Body;
-use crate::filter::RequestContext;
+use crate::filter::{Mark, RequestContext};
 use crate::filters::redirect::page;
 use basic::Basic;
 use external::External;
@@ -59,7 +59,10 @@ impl Authenticator {
                 admit(ctx, parts, &grant);
                 None
             }
-            Decision::Refuse(response) => Some(response),
+            Decision::Refuse(response) => {
+                ctx.mark(Mark::AuthRejected);
+                Some(response)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use sluice_ingress_model::ObjectKey;
 
-use crate::filter::{Filter, Flow, RequestContext};
+use crate::filter::{Filter, Flow, Mark, RequestContext};
 use crate::filters::redirect::page;
 use crate::limits::{Verdict, Zones};
 
@@ -36,16 +36,19 @@ impl Filter for RateLimits {
             }
         };
         let client = ctx.client_ip();
-        let status = match self.zones.check(ingress, limits, client) {
+        let (mark, status) = match self.zones.check(ingress, limits, client) {
             Verdict::Unlimited => return Flow::Continue,
             Verdict::Admitted(guard) => {
                 ctx.state.limit_guard = guard;
                 return Flow::Continue;
             }
-            Verdict::RateExceeded => ctx.settings().limit_req_status,
-            Verdict::ConnectionsExceeded => ctx.settings().limit_conn_status,
+            Verdict::RateExceeded => (Mark::RateLimited, ctx.settings().limit_req_status),
+            Verdict::ConnectionsExceeded => {
+                (Mark::ConnectionLimited, ctx.settings().limit_conn_status)
+            }
         };
         tracing::debug!(%client, %ingress, status, "request limited");
+        ctx.mark(mark);
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         Flow::Respond(page(status))
     }

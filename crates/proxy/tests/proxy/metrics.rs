@@ -420,3 +420,55 @@ async fn retries_and_connection_reuse_per_upstream() {
     assert!(ratio > 0.0 && ratio < 1.0, "{reuse:?}");
     proxy.shutdown().await;
 }
+
+/// The built-in rate-limit and authentication steps count their refusals by reason.
+#[tokio::test]
+async fn rate_limit_and_auth_refusals_are_counted_by_reason() {
+    init();
+    let echo = backend("echo").await;
+    let mut world = World::new();
+    world
+        .service("echo", &[echo.addr])
+        .ingress("limited", Some("l.example.com"), &[("/", "echo")])
+        .ingress("private", Some("p.example.com"), &[("/", "echo")]);
+    super::traffic_support::annotate(
+        &mut world,
+        "limited",
+        &[("limit-rpm", "1"), ("limit-burst-multiplier", "1")],
+    );
+    super::traffic_support::annotate(
+        &mut world,
+        "private",
+        &[("auth-type", "basic"), ("auth-secret", "users")],
+    );
+    super::traffic_support::opaque(
+        &mut world,
+        "users",
+        &[("auth", "alice:$apr1$x1$abcdefghijklmnopqrstuv\n")],
+    );
+    let telemetry = telemetry(LogBuffer::default(), 64);
+    let proxy = start_with(builder().telemetry(telemetry.clone()), world.table()).await;
+    // limit-rpm 1 with burst 1 × 1: two pass, the next two are refused.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(get(proxy.http, "l.example.com", "/").await.status);
+    }
+    assert_eq!(statuses, [200, 200, 503, 503]);
+    assert_eq!(get(proxy.http, "p.example.com", "/").await.status, 401);
+    logged(&telemetry, 0).await;
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    for line in [
+        format!(
+            "sluice_requests_rejected_total{{{CONST},namespace=\"default\",ingress=\"limited\",reason=\"rate_limit\"}} 2"
+        ),
+        format!(
+            "sluice_requests_rejected_total{{{CONST},namespace=\"default\",ingress=\"private\",reason=\"auth\"}} 1"
+        ),
+    ] {
+        assert!(
+            page.contains(&format!("{line}\n")),
+            "missing {line}\n{page}"
+        );
+    }
+    proxy.shutdown().await;
+}
