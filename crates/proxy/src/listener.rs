@@ -26,6 +26,10 @@ use crate::stats::ConnectionStats;
 
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 streams a client may reset before they are accepted (h2's default).
+const MAX_PENDING_ACCEPT_RESETS: usize = 20;
+/// HTTP/2 streams the server may reset for a client's errors on one connection (hyper's default).
+const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// Pause after an accept error (e.g. out of file descriptors) before accepting again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
@@ -107,7 +111,12 @@ fn connection_builder(client: &ClientSettings) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(client.http2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX))
+        // Rapid reset (CVE-2023-44487): a client that keeps resetting streams before they are
+        // served, or that makes the server reset them, gets a GOAWAY. Explicit, so a changed
+        // dependency default cannot loosen them.
+        .max_pending_accept_reset_streams(MAX_PENDING_ACCEPT_RESETS)
+        .max_local_error_reset_streams(MAX_LOCAL_ERROR_RESETS);
     builder
 }
 
