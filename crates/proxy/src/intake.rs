@@ -4,7 +4,8 @@
 //! `enable-underscores-in-headers` (nginx ignores them as invalid), the host and method checks
 //! of nginx's `ngx_http_process_request_header` (400 for an HTTP/1.1 or HTTP/2 request without
 //! a host, a second `Host` line or an invalid host; 405 for CONNECT and TRACE, which are never
-//! forwarded), and the client's origin after real-IP processing.
+//! forwarded), the path routes are looked up with (400 for `%00` or an encoded slash that
+//! moves dot segments), and the client's origin after real-IP processing.
 
 use http::header::{CONNECTION, HOST, HeaderName};
 use http::{Method, Response, StatusCode, Version};
@@ -47,6 +48,13 @@ pub(crate) fn prepare(
         early = Some(closing(refused));
     } else if encoded_nul(parts.uri.path()) {
         early = Some(closing(StatusCode::BAD_REQUEST));
+    }
+    match route_path(parts.uri.path()) {
+        Some(path) => ctx.path = path,
+        None => {
+            ctx.path = sluice_router::normalize_path(parts.uri.path()).into_owned();
+            early.get_or_insert_with(|| closing(StatusCode::BAD_REQUEST));
+        }
     }
     if !client.underscores_in_headers && client.ignore_invalid_headers {
         let dropped: Vec<HeaderName> = parts
@@ -125,14 +133,17 @@ fn valid_host(host: &[u8]) -> bool {
 
 /// The path routes are looked up with, nginx's `$uri`: normalized, and with encoded slashes
 /// decoded as nginx decodes them, so `/admin%2Fx` is under `/admin` (the upstream still
-/// receives the request target as sent).
-pub(crate) fn route_path(path: &str) -> String {
+/// receives the request target as sent). `None` when an encoded slash changes the path's
+/// shape (`/admin/..%2Fpublic`, `/public%2F..%2Fadmin`): a backend that decodes `%2F` and
+/// one that does not would read different paths, so no route is safe.
+pub(crate) fn route_path(path: &str) -> Option<String> {
     let normalized = sluice_router::normalize_path(path);
     if !normalized.contains("%2F") && !normalized.contains("%2f") {
-        return normalized.into_owned();
+        return Some(normalized.into_owned());
     }
     let decoded = normalized.replace("%2F", "/").replace("%2f", "/");
-    sluice_router::normalize_path(&decoded).into_owned()
+    let resolved = sluice_router::normalize_path(&decoded);
+    (resolved == decoded).then(|| resolved.into_owned())
 }
 
 /// Whether the path holds an encoded NUL (`%00`), which a backend reading C strings would
@@ -230,14 +241,17 @@ mod tests {
     #[test]
     fn encoded_slashes_are_decoded_for_the_route_lookup() {
         for (path, want) in [
-            ("/admin", "/admin"),
-            ("/admin%2Fx", "/admin/x"),
-            ("/admin%2fx", "/admin/x"),
-            ("/public%2F..%2Fadmin", "/admin"),
-            ("/a%252Fb", "/a%252Fb"),
-            ("/public/%2e%2e/admin", "/admin"),
+            ("/admin", Some("/admin")),
+            ("/admin%2Fx", Some("/admin/x")),
+            ("/admin%2fx", Some("/admin/x")),
+            ("/api/group%2Fproject/x", Some("/api/group/project/x")),
+            ("/a%252Fb", Some("/a%252Fb")),
+            ("/public/%2e%2e/admin", Some("/admin")),
+            ("/public%2F..%2Fadmin", None),
+            ("/admin/..%2Fpublic", None),
+            ("/admin%2F%2Fx", None),
         ] {
-            assert_eq!(route_path(path), want, "{path}");
+            assert_eq!(route_path(path).as_deref(), want, "{path}");
         }
         assert!(encoded_nul("/admin%00"));
         assert!(!encoded_nul("/admin%2500"));

@@ -74,7 +74,6 @@ impl Pipeline {
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         let mut early = crate::intake::prepare(&mut ctx, &mut parts, info.proxy.as_ref());
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
-        ctx.path = crate::intake::route_path(parts.uri.path());
         ctx.vhost = generation.hosts.find(&ctx.host).cloned();
         let route = generation
             .router
