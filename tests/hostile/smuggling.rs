@@ -20,7 +20,9 @@
 //! | `Transfer-Encoding : chunked` (space before :) | 400, closed                      | 400   |
 //! | folded ` Transfer-Encoding` line               | 400, closed                      | 400   |
 //! | bare LF line ends in the head                  | accepted (as nginx)              | same  |
-//! | chunk size `zz` / `-1` / 2^64 / `5;` junk      | 400, closed                      | 400   |
+//! | chunk size `zz` / `-1` / over 2^64             | 400, closed                      | 400   |
+//! | chunk lines ending in bare LF                  | 400, closed                      | 400   |
+//! | chunk longer than its size                     | 400, closed                      | 400   |
 
 use super::support::*;
 
@@ -170,6 +172,11 @@ fn cases() -> Vec<(&'static str, String, Expect)> {
                 "{post}Transfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nhello\r\n0\r\n\r\n\
                  {SMUGGLED}"
             ),
+            Expect::Refused(400),
+        ),
+        (
+            "chunk lines with bare LF",
+            format!("{post}Transfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n{SMUGGLED}"),
             Expect::Refused(400),
         ),
         (
