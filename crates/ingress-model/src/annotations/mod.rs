@@ -118,9 +118,21 @@ pub struct AnnotationSpec {
     /// The parser: writes the value into the draft or says why it is invalid; `None` for
     /// snippets and removed annotations (their values are not read).
     pub parse: Option<ParseFn>,
+    /// For a partial entry whose difference concerns some values only: the values served
+    /// exactly (e.g. `backend-protocol: HTTP`, when only FCGI differs).
+    pub exact_for: Option<fn(&str) -> bool>,
 }
 
 impl AnnotationSpec {
+    /// The status of this annotation with `value`: [`Status::Exact`] for a value
+    /// [`AnnotationSpec::exact_for`] accepts, else [`AnnotationSpec::status`].
+    pub fn status_for(&self, value: &str) -> Status {
+        match self.exact_for {
+            Some(exact) if exact(value) => Status::Exact,
+            _ => self.status,
+        }
+    }
+
     /// Whether this is one of the `*-snippet` annotations.
     pub fn is_snippet(&self) -> bool {
         self.group == Group::Snippet
@@ -170,7 +182,7 @@ pub struct AnnotationReport {
     pub key: String,
     /// The name without prefix, when it has our prefix.
     pub name: Option<String>,
-    /// sluice's status; `None` for an unknown name under the prefix.
+    /// sluice's status with the Ingress's value; `None` for an unknown name under the prefix.
     pub status: Option<Status>,
     /// Tier, when known.
     pub tier: Option<Tier>,
@@ -184,14 +196,14 @@ pub fn classify(ingress: &Ingress, prefix: &str) -> Vec<AnnotationReport> {
     let lead = format!("{}/", prefix.trim_end_matches('/'));
     ingress
         .annotations
-        .keys()
-        .filter_map(|key| {
+        .iter()
+        .filter_map(|(key, value)| {
             let name = key.strip_prefix(&lead)?;
             let spec = spec(name);
             Some(AnnotationReport {
                 key: key.clone(),
                 name: Some(name.to_owned()),
-                status: spec.map(|s| s.status),
+                status: spec.map(|s| s.status_for(value)),
                 tier: spec.map(|s| s.tier),
                 alias_of: spec.and_then(|s| s.alias_of),
             })

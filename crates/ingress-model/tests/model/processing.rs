@@ -195,3 +195,28 @@ fn classify_reports_every_annotation_with_its_status() {
     assert_eq!(by_name("mystery").status, None);
     assert_eq!(report.len(), 5);
 }
+
+#[test]
+fn classify_is_exact_for_the_values_a_partial_entry_serves_exactly() {
+    let status = |name: &str, value: &str| {
+        let ing = annotated("ing", "a.com", &[(name, value)]);
+        annotations::classify(&ing, DEFAULT_ANNOTATION_PREFIX)
+            .pop()
+            .unwrap()
+            .status
+            .unwrap()
+    };
+    assert_eq!(status("backend-protocol", "HTTP"), Status::Exact);
+    assert_eq!(status("backend-protocol", "grpc"), Status::Exact);
+    assert!(matches!(
+        status("backend-protocol", "FCGI"),
+        Status::Partial(_)
+    ));
+    assert_eq!(status("auth-type", "basic"), Status::Exact);
+    assert!(matches!(status("auth-type", "digest"), Status::Partial(_)));
+    assert_eq!(status("proxy-buffering", "off"), Status::Exact);
+    assert!(matches!(
+        status("proxy-buffering", "on"),
+        Status::Partial(_)
+    ));
+}

@@ -35,7 +35,8 @@ pub(super) const AUTH: &[AnnotationSpec] = &[
             });
             Ok(())
         },
-    ),
+    )
+    .exact_for(|v| v.trim() == "basic"),
     a("auth-secret", Auth, T1, Medium, Location, Exact, |v, d| {
         d.auth_secret = Some(object_ref(v)?);
         Ok(())

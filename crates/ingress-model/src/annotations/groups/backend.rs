@@ -36,7 +36,8 @@ pub(super) const BACKEND: &[AnnotationSpec] = &[
             d.mark_upstream("backend-protocol");
             Ok(())
         },
-    ),
+    )
+    .exact_for(|v| !v.trim().eq_ignore_ascii_case("FCGI")),
     a("proxy-http-version", Backend, T3, Low, Location, Exact, |v, d| {
         d.policy.upstream_request.http_version = match v.trim() {
             "1.0" => HttpVersion::Http10,

@@ -451,5 +451,6 @@ const fn unparsed(
         alias_of: None,
         canary: false,
         parse: None,
+        exact_for: None,
     }
 }

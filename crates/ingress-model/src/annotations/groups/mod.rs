@@ -56,10 +56,17 @@ const fn a(
         alias_of: None,
         canary: false,
         parse: Some(parse),
+        exact_for: None,
     }
 }
 
 impl AnnotationSpec {
+    /// Marks the values a partial entry serves exactly.
+    const fn exact_for(mut self, values: fn(&str) -> bool) -> Self {
+        self.exact_for = Some(values);
+        self
+    }
+
     /// Marks an entry as honoured on canary Ingresses.
     const fn on_canary(mut self) -> Self {
         self.canary = true;

@@ -113,7 +113,8 @@ pub(super) const PROXY: &[AnnotationSpec] = &[
             d.policy.response_buffering.enabled = on_off(v)?;
             Ok(())
         },
-    ),
+    )
+    .exact_for(|v| matches!(on_off(v), Ok(false))),
     a(
         "proxy-buffer-size",
         Proxy,
