@@ -27,6 +27,7 @@ pub mod source;
 pub mod status;
 pub mod watch;
 pub mod webhook;
+mod webhook_cert;
 
 pub use config::SourceConfig;
 pub use error::Error;

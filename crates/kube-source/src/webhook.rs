@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -21,8 +22,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use k8s_openapi::api::networking::v1 as net;
 use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_ingress_model::{BuildOptions, DiagnosticKind, Ingress, Severity, Snapshot, build};
@@ -32,6 +31,8 @@ use tracing::{debug, info, warn};
 
 use crate::error::Error;
 use crate::source::SourceHandle;
+pub use crate::webhook_cert::DEFAULT_CHECK_EVERY;
+use crate::webhook_cert::ReloadingCert;
 
 /// The largest request body accepted (an Ingress is at most about 1.5 MiB; the review wraps
 /// the old and new object).
@@ -249,26 +250,25 @@ fn truncate(text: &mut String, max: usize) {
     }
 }
 
-/// A rustls server configuration (ring provider) from PEM certificate chain and key files.
+/// A rustls server configuration (ring provider) from PEM certificate chain and key files,
+/// re-read when they change (checked at most every [`DEFAULT_CHECK_EVERY`]).
 pub fn tls_config(certificate: &Path, key: &Path) -> Result<Arc<ServerConfig>, Error> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
-        .and_then(|iter| iter.collect::<Result<_, _>>())
-        .map_err(|e| Error::WebhookTls(format!("{}: {e}", certificate.display())))?;
-    if certs.is_empty() {
-        return Err(Error::WebhookTls(format!(
-            "{}: no certificate",
-            certificate.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| Error::WebhookTls(format!("{}: {e}", key.display())))?;
+    reloading_tls_config(certificate, key, DEFAULT_CHECK_EVERY)
+}
+
+/// [`tls_config`] with the interval between looks at the files.
+pub fn reloading_tls_config(
+    certificate: &Path,
+    key: &Path,
+    check_every: Duration,
+) -> Result<Arc<ServerConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let resolver = ReloadingCert::load(certificate, key, provider.clone(), check_every)?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::WebhookTls(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| Error::WebhookTls(e.to_string()))?;
+        .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

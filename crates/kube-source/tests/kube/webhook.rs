@@ -8,7 +8,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use sluice_kube_source::Webhook;
-use sluice_kube_source::webhook::tls_config;
+use sluice_kube_source::webhook::{reloading_tls_config, tls_config};
 
 use super::support::*;
 
@@ -142,4 +142,57 @@ async fn accepts_and_denies_real_admission_reviews_over_tls() {
     // Judging never changes what is served.
     assert_eq!(get(ctl.http, "a.test", "/").await, (200, "a".into()));
     assert_eq!(get(ctl.http, "b.test", "/").await.0, 404);
+}
+
+/// Whether a TLS handshake with the webhook succeeds for a client trusting only `ca`.
+async fn handshake(addr: std::net::SocketAddr, ca: &CertificateDer<'static>) -> bool {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("sluice-admission.ingress.svc").unwrap();
+    connector.connect(name, tcp).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_certificate_is_served_and_a_broken_one_is_not() {
+    let world = World::new().await;
+    let ctl = controller(world.client(), source_config("sluice", CONTROLLER), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let generate = || {
+        rcgen::generate_simple_self_signed(vec!["sluice-admission.ingress.svc".to_owned()]).unwrap()
+    };
+    let first = generate();
+    std::fs::write(&cert_path, first.cert.pem()).unwrap();
+    std::fs::write(&key_path, first.signing_key.serialize_pem()).unwrap();
+    let tls = reloading_tls_config(&cert_path, &key_path, std::time::Duration::ZERO).unwrap();
+    let webhook = Webhook::bind("127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .unwrap();
+    let addr = webhook.local_addr().unwrap();
+    tokio::spawn(webhook.serve(ctl.source.clone()));
+    let (first_ca, second) = (first.cert.der().clone(), generate());
+    let second_ca = second.cert.der().clone();
+    assert!(handshake(addr, &first_ca).await);
+    assert!(!handshake(addr, &second_ca).await);
+
+    // Rotation: the files now hold the second pair.
+    std::fs::write(&cert_path, second.cert.pem()).unwrap();
+    std::fs::write(&key_path, second.signing_key.serialize_pem()).unwrap();
+    assert!(handshake(addr, &second_ca).await);
+    assert!(!handshake(addr, &first_ca).await);
+
+    // A key of another certificate, then garbage: the second pair keeps serving.
+    std::fs::write(&key_path, generate().signing_key.serialize_pem()).unwrap();
+    assert!(handshake(addr, &second_ca).await);
+    std::fs::write(&cert_path, "not a certificate").unwrap();
+    assert!(handshake(addr, &second_ca).await);
 }
