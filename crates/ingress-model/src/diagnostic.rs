@@ -80,7 +80,7 @@ pub enum DiagnosticKind {
     TlsSecretNotFound(ObjectKey),
     /// The Secret is not of type `kubernetes.io/tls`: the default certificate is served.
     #[error(
-        "Secret {secret} has type {found:?}, not kubernetes.io/tls; serving the default certificate"
+        "Secret {secret} has type {found:?} and no tls.crt or tls.key; serving the default certificate"
     )]
     TlsSecretWrongType {
         /// The Secret.

@@ -122,6 +122,11 @@ impl Folder {
         self.streams.values().all(|s| s.synced)
     }
 
+    /// Whether `stream` is folded and has finished its first list.
+    pub fn is_stream_synced(&self, stream: &StreamId) -> bool {
+        self.streams.get(stream).is_some_and(|s| s.synced)
+    }
+
     /// The streams currently folded.
     pub fn streams(&self) -> impl Iterator<Item = &StreamId> {
         self.streams.keys()

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use sluice_ingress_model::{Kind, ObjectKey, ObjectRef, Snapshot, is_ours};
+use sluice_ingress_model::{Kind, ObjectKey, ObjectRef, Snapshot, TLS_SECRET_TYPE, is_ours};
 
 use crate::config::SourceConfig;
 
@@ -73,6 +73,32 @@ pub fn references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<Object
         refs.insert(ObjectRef::new(Kind::Secret, key.clone()));
     }
     refs
+}
+
+/// TLS Secrets our Ingresses name that the `kubernetes.io/tls` watch does not hold: absent, or
+/// of another type (an `Opaque` Secret holding `tls.crt` and `tls.key` serves, as with
+/// ingress-nginx). Each gets a watch of its own. Meaningful only once that watch has listed,
+/// or every TLS Secret would get one at start.
+pub fn tls_references(snapshot: &Snapshot, config: &SourceConfig) -> BTreeSet<ObjectRef> {
+    snapshot
+        .ingresses
+        .values()
+        .filter(|ingress| !ingress.tls.is_empty() && is_ours(ingress, snapshot, &config.options))
+        .flat_map(|ingress| {
+            ingress
+                .tls
+                .iter()
+                .filter_map(|tls| tls.secret_name.as_deref())
+                .map(|name| ObjectKey::new(&ingress.key.namespace, name))
+        })
+        .filter(|key| {
+            snapshot
+                .secrets
+                .get(key)
+                .is_none_or(|secret| secret.secret_type != TLS_SECRET_TYPE)
+        })
+        .map(|key| ObjectRef::new(Kind::Secret, key))
+        .collect()
 }
 
 #[cfg(test)]

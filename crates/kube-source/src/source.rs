@@ -199,10 +199,12 @@ impl KubeSource {
 
     /// Starts watches for newly referenced objects and stops those no longer referenced.
     fn sync_references(&mut self) {
-        let wanted: BTreeSet<StreamId> = refs::references(self.folder.snapshot(), &self.config)
-            .into_iter()
-            .map(StreamId::Reference)
-            .collect();
+        let snapshot = self.folder.snapshot();
+        let mut wanted = refs::references(snapshot, &self.config);
+        if self.folder.is_stream_synced(&StreamId::TlsSecrets) {
+            wanted.extend(refs::tls_references(snapshot, &self.config));
+        }
+        let wanted: BTreeSet<StreamId> = wanted.into_iter().map(StreamId::Reference).collect();
         let current: Vec<StreamId> = self
             .folder
             .streams()

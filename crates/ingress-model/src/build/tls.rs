@@ -10,10 +10,13 @@ use crate::diagnostic::DiagnosticKind;
 use crate::objects::{Secret, TLS_SECRET_TYPE};
 use crate::table::{Certificate, KeyFormat, PrivateKey};
 
-/// Parses a `kubernetes.io/tls` Secret into a certificate chain and key.
+/// Parses a TLS Secret into a certificate chain and key. As with ingress-nginx, the type does
+/// not matter when the Secret holds `tls.crt` or `tls.key` (an `Opaque` Secret written by older
+/// tooling serves too); a Secret of another type without them is the wrong kind of Secret.
 pub fn parse_tls_secret(secret: &Secret) -> Result<Certificate, DiagnosticKind> {
     let key = &secret.key;
-    if secret.secret_type != TLS_SECRET_TYPE {
+    let holds_pair = secret.data.contains_key("tls.crt") || secret.data.contains_key("tls.key");
+    if secret.secret_type != TLS_SECRET_TYPE && !holds_pair {
         return Err(DiagnosticKind::TlsSecretWrongType {
             secret: key.clone(),
             found: secret.secret_type.clone(),

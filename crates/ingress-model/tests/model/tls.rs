@@ -66,6 +66,34 @@ fn pkcs1_sec1_and_pkcs8_keys_parse() {
 }
 
 #[test]
+fn an_opaque_secret_with_a_certificate_pair_serves_like_a_tls_one() {
+    // ingress-nginx reads tls.crt and tls.key whatever the Secret's type.
+    let mut s = services();
+    let mut secret = tls_secret(
+        "default",
+        "cert",
+        &fixture("ec-sec1.crt"),
+        &fixture("ec-sec1.key"),
+    );
+    secret.secret_type = "Opaque".into();
+    s.insert_secret(secret);
+    s.insert_ingress(tls_ingress("a.ec.example.com", Some("cert")));
+    let built = build_default(&s);
+    assert_eq!(
+        host_certificate(&built, "a.ec.example.com"),
+        Some(ObjectKey::new("default", "cert"))
+    );
+    assert!(
+        built
+            .diagnostics
+            .iter()
+            .all(|d| !d.kind.code().starts_with("tls_")),
+        "{:?}",
+        built.diagnostics
+    );
+}
+
+#[test]
 fn wildcard_certificate_covers_one_label() {
     let mut s = services();
     s.insert_secret(tls_secret(
@@ -116,7 +144,8 @@ fn unusable_secrets_fall_back_to_the_default_certificate() {
     let good_crt = fixture("pkcs8.crt");
     let good_key = fixture("pkcs8.key");
     let mut wrong_type = tls_secret("default", "cert", &good_crt, &good_key);
-    wrong_type.secret_type = "Opaque".into();
+    wrong_type.secret_type = "kubernetes.io/dockerconfigjson".into();
+    wrong_type.data = [(".dockerconfigjson".to_owned(), b"{}".to_vec())].into();
     let cases: Vec<(&str, Option<Secret>, &str)> = vec![
         ("missing", None, "tls_secret_not_found"),
         ("wrong type", Some(wrong_type), "tls_secret_wrong_type"),

@@ -167,3 +167,83 @@ async fn secrets_and_config_maps_reach_the_table() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_tls_secret_is_watched_by_name_and_served() {
+    let world = World::new().await;
+    let a = backend("a").await;
+    world.put(ingress_class("sluice", CONTROLLER));
+    service_for(&world, "apps", "web", a.port);
+    let ctl = controller(world.client(), source_config("sluice", CONTROLLER), None).await;
+    eventually("ready", || async { ctl.handle.is_ready() }).await;
+
+    // Written by older tooling: type Opaque, with tls.crt and tls.key. The kubernetes.io/tls
+    // watch does not see it; ingress-nginx serves it, and so does sluice.
+    let cert = rcgen::generate_simple_self_signed(vec!["o.test".to_owned()]).unwrap();
+    let mut tls = ingress("apps", "opaque", "sluice", "o.test", "web");
+    tls["spec"]["tls"] = json!([{"hosts": ["o.test"], "secretName": "o-cert"}]);
+    world.put(tls);
+    eventually("route of the TLS Ingress", || async {
+        ctl.handle.table().lookup("o.test", "/").is_some()
+    })
+    .await;
+    world.put(secret(
+        "apps",
+        "o-cert",
+        "Opaque",
+        &[
+            ("tls.crt", cert.cert.pem().as_bytes()),
+            ("tls.key", cert.signing_key.serialize_pem().as_bytes()),
+        ],
+    ));
+    let key = sluice_ingress_model::ObjectKey::new("apps", "o-cert");
+    eventually("certificate of the Opaque Secret in table", || async {
+        ctl.handle.table().routes.certificates.contains_key(&key)
+    })
+    .await;
+    let by_name = world.api.requests().into_iter().any(|r| {
+        r.resource == "secrets"
+            && r.namespace.as_deref() == Some("apps")
+            && r.query.get("fieldSelector").map(String::as_str) == Some("metadata.name=o-cert")
+    });
+    assert!(by_name, "the Opaque TLS Secret is watched by name");
+
+    // A kubernetes.io/tls Secret needs no watch of its own.
+    let other = rcgen::generate_simple_self_signed(vec!["k.test".to_owned()]).unwrap();
+    world.put(secret(
+        "apps",
+        "k-cert",
+        "kubernetes.io/tls",
+        &[
+            ("tls.crt", other.cert.pem().as_bytes()),
+            ("tls.key", other.signing_key.serialize_pem().as_bytes()),
+        ],
+    ));
+    let mut typed = ingress("apps", "typed", "sluice", "k.test", "web");
+    typed["spec"]["tls"] = json!([{"hosts": ["k.test"], "secretName": "k-cert"}]);
+    world.put(typed);
+    let typed_key = sluice_ingress_model::ObjectKey::new("apps", "k-cert");
+    eventually("certificate of the TLS Secret in table", || async {
+        ctl.handle
+            .table()
+            .routes
+            .certificates
+            .contains_key(&typed_key)
+    })
+    .await;
+    let by_name = world.api.requests().into_iter().any(|r| {
+        r.resource == "secrets"
+            && r.query.get("fieldSelector").map(String::as_str) == Some("metadata.name=k-cert")
+    });
+    assert!(
+        !by_name,
+        "a kubernetes.io/tls Secret comes from the type watch"
+    );
+
+    // Removing the Opaque Secret takes its certificate away again.
+    world.remove("v1", "Secret", "apps", "o-cert");
+    eventually("certificate gone", || async {
+        !ctl.handle.table().routes.certificates.contains_key(&key)
+    })
+    .await;
+}
