@@ -136,22 +136,7 @@ async fn read_frames(mut reader: OwnedReadHalf, stop_at_ping: bool) -> Seen {
 }
 
 async fn h2_gateway() -> (Recorder, Gateway) {
-    let recorder = recorder().await;
-    let gw = start(
-        &[],
-        &[
-            (
-                "services.yaml",
-                service("recorder", 80, None, &[recorder.addr]),
-            ),
-            (
-                "ingress.yaml",
-                ingress("h2", Some(HOST), &[("/", "recorder")]),
-            ),
-        ],
-    )
-    .await;
-    (recorder, gw)
+    recorded("h2", Some(HOST), &[]).await
 }
 
 /// Another client is served over h2c on a new connection.

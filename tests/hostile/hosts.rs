@@ -25,21 +25,7 @@ enum Expect {
 
 #[tokio::test]
 async fn hosts_absolute_forms_and_connect() {
-    let recorder = recorder().await;
-    let gw = start(
-        &[],
-        &[
-            (
-                "services.yaml",
-                service("recorder", 80, None, &[recorder.addr]),
-            ),
-            (
-                "ingress.yaml",
-                ingress("app", Some(APP), &[("/", "recorder")]),
-            ),
-        ],
-    )
-    .await;
+    let (recorder, gw) = recorded("app", Some(APP), &[]).await;
     let close = "Connection: close\r\n\r\n";
     let cases: Vec<(&str, String, Expect)> = vec![
         (

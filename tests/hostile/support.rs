@@ -49,6 +49,16 @@ pub async fn start(config: &[(&str, &str)], files: &[(&str, String)]) -> Gateway
 
 /// A gateway whose one catch-all Ingress (any host, `/`) forwards to a recording backend.
 pub async fn catch_all(config: &[(&str, &str)]) -> (Recorder, Gateway) {
+    recorded("catch-all", None, config).await
+}
+
+/// A gateway whose one Ingress `name` (`host`, or any host; `/`) forwards to a recording
+/// backend.
+pub async fn recorded(
+    name: &str,
+    host: Option<&str>,
+    config: &[(&str, &str)],
+) -> (Recorder, Gateway) {
     let recorder = recorder().await;
     let gw = start(
         config,
@@ -57,10 +67,7 @@ pub async fn catch_all(config: &[(&str, &str)]) -> (Recorder, Gateway) {
                 "services.yaml",
                 service("recorder", 80, None, &[recorder.addr]),
             ),
-            (
-                "ingress.yaml",
-                ingress("catch-all", None, &[("/", "recorder")]),
-            ),
+            ("ingress.yaml", ingress(name, host, &[("/", "recorder")])),
         ],
     )
     .await;

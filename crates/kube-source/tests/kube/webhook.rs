@@ -12,7 +12,8 @@ use sluice_kube_source::webhook::{reloading_tls_config, tls_config};
 
 use super::support::*;
 
-async fn post(addr: std::net::SocketAddr, ca: &CertificateDer<'static>, body: &Value) -> Value {
+/// A TLS connector trusting only `ca`.
+fn connector(ca: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -22,9 +23,12 @@ async fn post(addr: std::net::SocketAddr, ca: &CertificateDer<'static>, body: &V
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn post(addr: std::net::SocketAddr, ca: &CertificateDer<'static>, body: &Value) -> Value {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = connector
+    let tls = connector(ca)
         .connect(
             ServerName::try_from("sluice-admission.ingress.svc").unwrap(),
             tcp,
@@ -146,19 +150,9 @@ async fn accepts_and_denies_real_admission_reviews_over_tls() {
 
 /// Whether a TLS handshake with the webhook succeeds for a client trusting only `ca`.
 async fn handshake(addr: std::net::SocketAddr, ca: &CertificateDer<'static>) -> bool {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("sluice-admission.ingress.svc").unwrap();
-    connector.connect(name, tcp).await.is_ok()
+    connector(ca).connect(name, tcp).await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
