@@ -221,8 +221,16 @@ impl Running {
 pub fn run(config: GatewayConfig) -> Result<ShutdownReport, GatewayError> {
     let gateway = Gateway::load(config);
     let workers = gateway.worker_threads();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+    // One worker: a current-thread runtime, driven by this thread. Same tasks, no work-stealing
+    // machinery (no cross-thread queues or wake-ups) on every request.
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|source| GatewayError::Start {

@@ -162,8 +162,8 @@ pub struct RequestContext {
     pub host: String,
     /// The normalised path the route was matched with.
     pub path: String,
-    /// The route that matched, if any (the default route counts).
-    pub route: Option<Route>,
+    /// The route that matched, if any (the default route counts), shared with the router.
+    pub route: Option<Arc<Route>>,
     /// The upstream chosen among the route's backends.
     pub upstream: Option<UpstreamId>,
     /// The endpoint of the last attempt.

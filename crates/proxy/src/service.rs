@@ -77,8 +77,9 @@ impl Pipeline {
         ctx.vhost = generation.hosts.find(&ctx.host).cloned();
         let route = generation
             .router
-            .lookup_request(&ctx.host, &ctx.path, &RequestView(&parts));
+            .lookup_shared(&ctx.host, &ctx.path, &RequestView(&parts));
         ctx.route = route.cloned();
+        let route = route.map(|r| &**r);
         if route.is_some_and(|r| !r.policy.errors.codes.is_empty()) {
             ctx.error_headers = Some(parts.headers.clone());
         }

@@ -1,6 +1,8 @@
 //! The compiled router: host index → per-host path index (matchit tree plus a linear list) →
 //! route, falling back to the table's default route.
 
+use std::sync::Arc;
+
 use sluice_ingress_model::{NoAttributes, RequestAttributes, Route, Routes};
 
 use crate::condition::Conditions;
@@ -23,7 +25,7 @@ pub struct Router {
     /// Every route of the compiled virtual hosts; the path indexes store positions in here.
     routes: Vec<CompiledRoute>,
     /// Serves requests nothing else matches.
-    default_route: Option<Route>,
+    default_route: Option<Arc<Route>>,
 }
 
 /// The path matchers of one virtual host.
@@ -35,10 +37,11 @@ struct HostRoutes {
     linear: Linear,
 }
 
-/// A route with its conditions compiled.
+/// A route with its conditions compiled. The route sits in an `Arc` so a request can keep it
+/// for its whole life with a reference count instead of a deep copy.
 #[derive(Debug)]
 struct CompiledRoute {
-    route: Route,
+    route: Arc<Route>,
     conditions: Conditions,
 }
 
@@ -50,7 +53,7 @@ impl Router {
             hosts: HostIndex::default(),
             virtual_hosts: Vec::new(),
             routes: Vec::new(),
-            default_route: routes.default_route.clone(),
+            default_route: routes.default_route.clone().map(Arc::new),
         };
         for vhost in &routes.virtual_hosts {
             let host_id = u32::try_from(router.virtual_hosts.len()).map_err(|_| {
@@ -78,7 +81,7 @@ impl Router {
                 }
                 let conditions = Conditions::compile(&route.conditions);
                 router.routes.push(CompiledRoute {
-                    route: route.clone(),
+                    route: Arc::new(route.clone()),
                     conditions,
                 });
             }
@@ -108,6 +111,17 @@ impl Router {
         path: &str,
         request: &dyn RequestAttributes,
     ) -> Option<&Route> {
+        self.lookup_shared(host, path, request).map(|route| &**route)
+    }
+
+    /// [`Router::lookup_request`], returning the route's shared handle: a request that keeps
+    /// its route clones the `Arc`, not the route.
+    pub fn lookup_shared(
+        &self,
+        host: &str,
+        path: &str,
+        request: &dyn RequestAttributes,
+    ) -> Option<&Arc<Route>> {
         let host = host::normalize(host);
         let in_host = self
             .hosts
@@ -123,7 +137,7 @@ impl Router {
         vhost: &HostRoutes,
         path: &str,
         request: &dyn RequestAttributes,
-    ) -> Option<&Route> {
+    ) -> Option<&Arc<Route>> {
         let accept = |id: u32| self.route(id).is_some_and(|r| r.conditions.hold(request));
         let from_tree = vhost
             .paths

@@ -2,7 +2,6 @@
 //! like `$request_id` unless `generate-request-id` is off; recorded in the context for logs and
 //! sent upstream by the forwarded-headers filter.
 
-use std::fmt::Write;
 
 use http::header::HeaderName;
 
@@ -32,10 +31,12 @@ impl Filter for RequestId {
 
 /// 16 random bytes as 32 lowercase hex digits.
 pub(crate) fn generate() -> String {
-    let bytes: [u8; 16] = crate::random::os_bytes();
+    let bytes: [u8; 16] = crate::random::request_id_bytes();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(32);
     for b in bytes {
-        let _ = write!(id, "{b:02x}");
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     id
 }

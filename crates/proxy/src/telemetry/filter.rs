@@ -93,7 +93,7 @@ impl Filter for TelemetryFilter {
         let metrics = &inner.metrics;
         metrics.record(&RequestRecord {
             host: &ctx.host,
-            route: ctx.route.as_ref(),
+            route: ctx.route.as_deref(),
             upstream: ctx.upstream.as_ref(),
             status: ctx.status.map_or(0, |s| s.as_u16()),
             method: method_label(&ctx.method),
