@@ -111,7 +111,8 @@ impl Router {
         path: &str,
         request: &dyn RequestAttributes,
     ) -> Option<&Route> {
-        self.lookup_shared(host, path, request).map(|route| &**route)
+        self.lookup_shared(host, path, request)
+            .map(|route| &**route)
     }
 
     /// [`Router::lookup_request`], returning the route's shared handle: a request that keeps

@@ -2,7 +2,6 @@
 //! like `$request_id` unless `generate-request-id` is off; recorded in the context for logs and
 //! sent upstream by the forwarded-headers filter.
 
-
 use http::header::HeaderName;
 
 use crate::filter::{Filter, Flow, RequestContext};
