@@ -15,12 +15,6 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
-/// mimalloc instead of the system allocator: a proxied request makes a few dozen small
-/// allocations (headers, strings, futures), and glibc's malloc and free were about a tenth of
-/// the CPU per request.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process, chosen before anything builds a config.
     let _ = rustls::crypto::ring::default_provider().install_default();
