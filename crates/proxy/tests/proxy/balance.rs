@@ -237,14 +237,15 @@ async fn delayed_backend(name: &'static str, delay: Duration) -> SocketAddr {
 #[tokio::test]
 async fn ewma_sends_less_traffic_to_a_slow_endpoint() {
     let fast = delayed_backend("fast", Duration::ZERO).await;
-    let slow = delayed_backend("slow", Duration::from_millis(60)).await;
+    let slow = delayed_backend("slow", Duration::from_millis(200)).await;
     let w = world(&[fast, slow], &[("load-balance", "ewma")]);
     let proxy = start(w.table()).await;
     let counts = tally(proxy.http, HOST, "/", &[], 40).await;
     let slow_hits = counts.get("slow").copied().unwrap_or(0);
     // With two endpoints both are compared every time: after one sample each, the slow one
-    // (60 ms against well under that) is only chosen again once its average has decayed,
-    // which takes seconds.
-    assert!(slow_hits <= 3, "{counts:?}");
+    // (200 ms against well under that) is only chosen again once its average has decayed,
+    // which takes seconds. Round robin would send it 20; a loaded machine slows the fast one
+    // now and then, so a few visits are allowed.
+    assert!(slow_hits <= 8, "{counts:?}");
     proxy.shutdown().await;
 }
