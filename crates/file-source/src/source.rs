@@ -423,10 +423,10 @@ mod tests {
 
     #[test]
     fn lexical_absolute_matches_notify_paths() {
-        let cwd = Path::new("/work");
+        let cwd = Path::new("/srv");
         assert_eq!(
             lexical_absolute(Path::new("./m/a.yaml"), cwd),
-            PathBuf::from("/work/m/a.yaml")
+            PathBuf::from("/srv/m/a.yaml")
         );
         assert_eq!(
             lexical_absolute(Path::new("/x/./a.yaml"), cwd),
