@@ -18,8 +18,9 @@
 //!   and no-op writes that keep the resourceVersion and emit no event.
 //!
 //! Test hooks write objects directly (bumping resourceVersions and notifying watches), drop all
-//! watches, compact the history, take the server down (connections refused) and bring it back
-//! on the same port, and list the requests received (for RBAC checks).
+//! watches, end them with `410 Gone`, break them mid-event, compact the history, slow every
+//! answer down, take the server down (connections refused) and bring it back on the same port,
+//! and list the requests received (for RBAC checks).
 
 mod patch;
 pub mod resources;
@@ -94,6 +95,9 @@ impl Builder {
             changes,
             drop_watches: tokio_watch::channel(0).0,
             kill: tokio_watch::channel(0).0,
+            expire_watches: tokio_watch::channel(0).0,
+            cut_watches: tokio_watch::channel(0).0,
+            delay_ms: std::sync::atomic::AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
             bookmark_interval: self.bookmark_interval,
             watches: std::sync::atomic::AtomicUsize::new(0),
@@ -219,6 +223,38 @@ impl FakeApiServer {
     /// Ends every open watch stream (cleanly, as on an API server restart or timeout).
     pub fn drop_watches(&self) {
         self.shared.drop_watches.send_modify(|n| *n += 1);
+    }
+
+    /// Ends every open watch with an `ERROR` event carrying a `410 Expired` Status, after
+    /// compacting the history (so resuming from any earlier resourceVersion is `410 Gone` too):
+    /// what a client sees when etcd compacts past its watch. The client must relist.
+    pub fn expire_watches(&self) {
+        self.compact();
+        self.shared.expire_watches.send_modify(|n| *n += 1);
+    }
+
+    /// Breaks every open watch mid-stream: each writes the first half of an event, then every
+    /// connection is dropped without ending its response (no final chunk), as when the API
+    /// server crashes or a load balancer in front of it resets connections. The listener stays
+    /// up. Returns once no watch is open (or after a bounded wait, as clients reconnect).
+    pub async fn cut_watches(&self) {
+        self.shared.cut_watches.send_modify(|n| *n += 1);
+        // Let the half events reach the sockets before the connections go.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.shared.kill.send_modify(|n| *n += 1);
+        for _ in 0..500 {
+            if self.watch_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Makes every request wait `delay` before it is answered (zero: answer at once), as an
+    /// overloaded API server does. Watches already open are not slowed.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// How many watches are open.

@@ -56,6 +56,13 @@ pub struct Shared {
     pub drop_watches: watch::Sender<u64>,
     /// Bumped to close every connection (going down).
     pub kill: watch::Sender<u64>,
+    /// Bumped to end every open watch with a `410 Expired` ERROR event.
+    pub expire_watches: watch::Sender<u64>,
+    /// Bumped to make every open watch write half an event and stop, before its connection is
+    /// dropped.
+    pub cut_watches: watch::Sender<u64>,
+    /// How long every request waits before it is answered, in milliseconds.
+    pub delay_ms: std::sync::atomic::AtomicU64,
     /// Requests received.
     pub requests: Mutex<Vec<Recorded>>,
     /// Time between BOOKMARK events on watches that allow them.
@@ -78,8 +85,12 @@ impl Shared {
     }
 }
 
-/// Answers one request.
+/// Answers one request (after the configured delay, if any).
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let delay = shared.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = parse_query(req.uri().query().unwrap_or_default());

@@ -10,6 +10,8 @@
 //!   interval and when the watch times out.
 //! - `timeoutSeconds`: the stream ends cleanly after it.
 //! - An object that starts or stops matching the selectors is `ADDED` or `DELETED`.
+//! - Test faults: an `ERROR` event with `410 Expired` on every open watch, or half an event
+//!   and then a dropped connection.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,6 +94,8 @@ pub fn start(
     }
     let shared = shared.clone();
     let mut dropped = shared.drop_watches.subscribe();
+    let mut expired = shared.expire_watches.subscribe();
+    let mut cut = shared.cut_watches.subscribe();
     tokio::spawn(async move {
         let _guard = WatchGuard::new(shared.clone());
         for frame in frames {
@@ -136,6 +140,20 @@ pub fn start(
                     return;
                 }
                 _ = dropped.changed() => return,
+                _ = expired.changed() => {
+                    let gone = ApiError::expired(format!(
+                        "The resourceVersion for the provided watch is too old: {last_rv}"
+                    ));
+                    let _ = tx.send(Bytes::from(line("ERROR", &gone.to_status()))).await;
+                    return;
+                }
+                _ = cut.changed() => {
+                    // Half an event, then nothing until the connection is dropped: the
+                    // response never ends properly.
+                    let _ = tx.send(Bytes::from_static(b"{\"type\":\"MODIFIED\",\"object\":{\"kind\":")).await;
+                    tx.closed().await;
+                    return;
+                }
                 () = tx.closed() => return,
             };
             if tx.send(Bytes::from(frame)).await.is_err() {

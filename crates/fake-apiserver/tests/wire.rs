@@ -227,3 +227,87 @@ async fn writes_follow_the_api_server_rules() {
     let (status, missing) = call(&api, "GET", &format!("{ipath}/nope"), "", None).await;
     assert_eq!((status, missing["kind"].as_str()), (404, Some("Status")));
 }
+
+/// Opens a watch and returns its response once the server counts it as open.
+async fn open_watch(api: &FakeApiServer, path: &str) -> http::Response<hyper::body::Incoming> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let open = api.watch_count();
+    let res = client
+        .get(format!("{}{path}", api.url()).parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for _ in 0..500 {
+        if api.watch_count() > open {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    assert!(api.watch_count() > open, "the watch never opened");
+    res
+}
+
+#[tokio::test]
+async fn expired_watches_end_with_410_and_cannot_resume() {
+    let api = FakeApiServer::start().await.unwrap();
+    api.apply(config_map("x")).unwrap();
+    let rv = api.resource_version();
+    // A change after `rv`, replayed from the history when the watch opens.
+    api.apply(config_map("y")).unwrap();
+    let res = open_watch(
+        &api,
+        &format!("/api/v1/namespaces/a/configmaps?watch=true&resourceVersion={rv}"),
+    )
+    .await;
+    api.expire_watches();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let events: Vec<Value> = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[1]["type"], "ERROR");
+    assert_eq!(events[1]["object"]["code"], 410);
+    assert_eq!(events[1]["object"]["reason"], "Expired");
+    // Resuming from before the compaction is no longer possible.
+    let again = watch_lines(
+        &api,
+        &format!("/api/v1/namespaces/a/configmaps?watch=true&resourceVersion={rv}"),
+    )
+    .await;
+    assert_eq!(again[0]["object"]["code"], 410);
+}
+
+#[tokio::test]
+async fn cut_watches_break_mid_event_and_the_server_stays_up() {
+    let api = FakeApiServer::start().await.unwrap();
+    api.apply(config_map("x")).unwrap();
+    let rv = api.resource_version();
+    let res = open_watch(
+        &api,
+        &format!("/api/v1/namespaces/a/configmaps?watch=true&resourceVersion={rv}"),
+    )
+    .await;
+    api.cut_watches().await;
+    // The response does not end properly: reading it whole fails.
+    let body = res.into_body().collect().await;
+    assert!(body.is_err(), "a cut watch ended cleanly");
+    // New requests are answered.
+    let (status, list) = call(&api, "GET", "/api/v1/namespaces/a/configmaps", "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn delayed_answers_are_still_correct() {
+    let api = FakeApiServer::start().await.unwrap();
+    api.apply(config_map("x")).unwrap();
+    api.set_delay(std::time::Duration::from_millis(100));
+    let (status, object) = call(&api, "GET", "/api/v1/namespaces/a/configmaps/x", "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(object["data"]["k"], "x");
+    api.set_delay(std::time::Duration::ZERO);
+    let (status, _) = call(&api, "GET", "/api/v1/namespaces/a/configmaps/y", "", None).await;
+    assert_eq!(status, 404);
+}
