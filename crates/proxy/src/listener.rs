@@ -6,7 +6,9 @@
 //! table's client settings (`keep-alive`, `keep-alive-requests`, `client-header-timeout`,
 //! `large-client-header-buffers`, `http2-max-concurrent-streams`).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -252,6 +254,10 @@ async fn serve<I>(
 {
     let client = pipeline.generation().settings().client.clone();
     let builder = connection_builder(&client);
+    let io = Held {
+        io,
+        _alive: watch._alive.clone(),
+    };
     let service_state = state.clone();
     let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(info.clone());
@@ -291,6 +297,55 @@ async fn serve<I>(
     };
     if let Err(error) = result {
         tracing::debug!(%error, client = %connection.client, "connection ended with an error");
+    }
+}
+
+/// A connection's I/O holding a sender of the drain's `alive` channel. hyper hands the I/O over
+/// to an upgrade (a WebSocket or other tunnel) and the connection itself ends, so the tunnel
+/// keeps the shutdown waiting for it (until the shutdown timeout), as nginx waits for upgraded
+/// connections.
+struct Held<I> {
+    io: I,
+    _alive: mpsc::Sender<()>,
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Held<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Held<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }
 
