@@ -3,5 +3,6 @@
 
 mod controller {
     pub mod deploy;
+    pub mod faults;
     pub mod process;
 }

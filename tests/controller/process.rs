@@ -63,14 +63,14 @@ fn help_documents_every_flag() {
     }
 }
 
-struct Process {
-    child: Child,
+pub(crate) struct Process {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<Value>,
 }
 
 impl Process {
     /// Waits for a JSON log line whose message is `message`.
-    fn wait_for(&self, message: &str) -> Value {
+    pub(crate) fn wait_for(&self, message: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -84,7 +84,7 @@ impl Process {
         }
     }
 
-    fn terminate(&mut self) {
+    pub(crate) fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
     }
@@ -97,7 +97,7 @@ impl Drop for Process {
     }
 }
 
-fn start(kubeconfig: &std::path::Path) -> Process {
+pub(crate) fn start(kubeconfig: &std::path::Path) -> Process {
     let mut child = Command::new(BIN)
         .args([
             "controller",
@@ -144,7 +144,7 @@ fn start(kubeconfig: &std::path::Path) -> Process {
     Process { child, lines }
 }
 
-async fn http_get(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
+pub(crate) async fn http_get(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
         return (0, String::new());
@@ -168,7 +168,7 @@ async fn http_get(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -176,7 +176,7 @@ async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn echo() -> u16 {
+pub(crate) async fn echo() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
