@@ -34,9 +34,9 @@ fn routes(i: usize) -> String {
         &[("/", "flip"), ("/stable", "stable")],
     );
     let (hosts, second) = shape(i);
-    let mut churned = format!(
+    let mut churned = String::from(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: churn\n  \
-         namespace: default\nspec:\n  ingressClassName: sluice\n  rules:\n"
+         namespace: default\nspec:\n  ingressClassName: sluice\n  rules:\n",
     );
     let mut paths = vec!["/"];
     if second {
