@@ -1,8 +1,9 @@
 //! Serving and graceful shutdown. When the shutdown future completes: `/readyz` fails at once,
 //! requests are served normally for the drain period (so load balancers notice), then the
 //! listeners close, in-flight requests finish while idle keep-alive connections are closed
-//! (`Connection: close` for HTTP/1.1, GOAWAY for HTTP/2), and serving returns by the shutdown
-//! timeout even if some connections linger.
+//! (`Connection: close` for HTTP/1.1, GOAWAY for HTTP/2), upgraded connections (WebSocket) are
+//! waited for like requests, and serving returns by the shutdown timeout even if some
+//! connections linger.
 
 use std::future::Future;
 use std::net::SocketAddr;
