@@ -140,6 +140,16 @@ fn lists(api: &FakeApiServer, resource: &str) -> usize {
         .count()
 }
 
+/// Whether the watcher of a plural resource is watching: its last list-or-watch request was a
+/// watch (the fake server records a request when it starts answering it).
+fn watching(api: &FakeApiServer, resource: &str) -> bool {
+    api.requests()
+        .iter()
+        .rev()
+        .find(|r| r.resource == resource && matches!(r.verb, "list" | "watch"))
+        .is_some_and(|r| r.verb == "watch")
+}
+
 fn check(what: &str, sent: usize, failures: &[String]) {
     println!("{what}: requests sent {sent}, failed {}", failures.len());
     assert!(sent > 0);
@@ -213,6 +223,7 @@ async fn gone_watches_relist_even_when_the_api_server_is_slow() {
     traffic.more(10).await;
 
     // 410 Gone on every watch: the watchers relist.
+    until("ingresses watched", async || watching(&api, "ingresses")).await;
     let before = lists(&api, "ingresses");
     api.expire_watches();
     api.apply(ingress("after-gone", "gone.test", "web"))
@@ -224,17 +235,20 @@ async fn gone_watches_relist_even_when_the_api_server_is_slow() {
     .await;
 
     // Again, with every answer of the API server taking 1.5 s.
-    until("watches open again", async || api.watch_count() >= 5).await;
+    until("ingresses watched again", async || {
+        watching(&api, "ingresses")
+    })
+    .await;
     api.set_delay(Duration::from_millis(1500));
     let before = lists(&api, "ingresses");
     api.expire_watches();
     api.apply(ingress("while-slow", "slow.test", "web"))
         .unwrap();
     served(http, "slow.test").await;
-    assert!(
-        lists(&api, "ingresses") > before,
-        "the slow relist happened"
-    );
+    until("ingresses relisted slowly", async || {
+        lists(&api, "ingresses") > before
+    })
+    .await;
     api.set_delay(Duration::ZERO);
     traffic.more(10).await;
     let (sent, failures) = traffic.finish().await;
@@ -277,7 +291,10 @@ async fn relists_of_5000_objects_leave_no_gap_and_bounded_memory() {
 
     let mut after = Vec::new();
     for round in 0..3 {
-        until("watches open", async || api.watch_count() >= 5).await;
+        until("watched", async || {
+            watching(&api, "ingresses") && watching(&api, "endpointslices")
+        })
+        .await;
         let before = (lists(&api, "ingresses"), lists(&api, "endpointslices"));
         api.expire_watches();
         let marker = format!("relist{round}.test");
