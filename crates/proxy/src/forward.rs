@@ -92,7 +92,7 @@ pub(crate) async fn forward(
     };
     ctx.upstream = Some(upstream.id.clone());
 
-    let protocol = upstream.policy.protocol;
+    let protocol = policy.upstream_request.protocol;
     let grpc = matches!(protocol, BackendProtocol::Grpc | BackendProtocol::Grpcs);
     let (transport, tls) = fx.clients().transport(
         protocol,

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::policy::upstream::BackendProtocol;
 use crate::template::Template;
 
 /// Answer every request with `status` (fail closed).
@@ -163,10 +164,13 @@ pub enum HttpVersion {
     Http11,
 }
 
-/// The upstream request (`upstream-vhost`, `x-forwarded-prefix`, `proxy-http-version`,
+/// The upstream request (`backend-protocol`, `upstream-vhost`, `x-forwarded-prefix`, `proxy-http-version`,
 /// `connection-proxy-header`, ConfigMap `proxy-set-headers`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpstreamRequest {
+    /// `backend-protocol`: the wire protocol, per location as in ingress-nginx (two Ingresses
+    /// may speak gRPC and HTTP to the same Service port).
+    pub protocol: BackendProtocol,
     /// `Host` sent upstream; `None` = the client's (`$best_http_host`).
     pub host: Option<Template>,
     /// `X-Forwarded-Prefix` value; set only together with a rewrite.

@@ -1,4 +1,4 @@
-//! Per-upstream policy: protocol, balancing and session affinity. One upstream (Service port)
+//! Per-upstream policy: balancing and session affinity. One upstream (Service port)
 //! may be used by several Ingresses; the oldest Ingress that sets these wins.
 
 use serde::Serialize;
@@ -8,8 +8,6 @@ use crate::template::Template;
 /// How to talk to an upstream.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpstreamPolicy {
-    /// Wire protocol.
-    pub protocol: BackendProtocol,
     /// Endpoint selection.
     pub balance: Balance,
     /// Cookie session affinity; takes precedence over `balance`.

@@ -529,8 +529,14 @@ fn upstream_annotations_fill_the_upstream_policy() {
     let built = build_default(&s);
     let upstream =
         &built.table.routes.upstreams[&UpstreamId::new("default", "svc-a", PortRef::Number(80))];
+    assert_eq!(
+        route_of(&built, "a.com", "/")
+            .policy
+            .upstream_request
+            .protocol,
+        BackendProtocol::Grpcs
+    );
     let p = &upstream.policy;
-    assert_eq!(p.protocol, BackendProtocol::Grpcs);
     let Balance::ConsistentHash { key, subset } = &p.balance else {
         panic!("{:?}", p.balance)
     };
@@ -548,9 +554,9 @@ fn upstream_annotations_fill_the_upstream_policy() {
 #[test]
 fn oldest_ingress_keeps_a_shared_upstreams_policy() {
     let mut s = services();
-    let mut first = annotated("first", "a.com", &[("backend-protocol", "HTTPS")]);
+    let mut first = annotated("first", "a.com", &[("load-balance", "ewma")]);
     first.created = Some(1);
-    let mut second = annotated("second", "b.com", &[("backend-protocol", "GRPC")]);
+    let mut second = annotated("second", "b.com", &[("load-balance", "round_robin")]);
     second.created = Some(2);
     let mut plain = annotated("plain", "c.com", &[]);
     plain.created = Some(0);
@@ -560,12 +566,39 @@ fn oldest_ingress_keeps_a_shared_upstreams_policy() {
     let built = build_default(&s);
     let id = UpstreamId::new("default", "svc-a", PortRef::Number(80));
     assert_eq!(
-        built.table.routes.upstreams[&id].policy.protocol,
-        BackendProtocol::Https
+        built.table.routes.upstreams[&id].policy.balance,
+        Balance::Ewma
     );
     let conflicts = codes_for(&built, "second", "upstream_conflict");
     assert_eq!(conflicts.len(), 1);
     assert!(codes_for(&built, "plain", "upstream_conflict").is_empty());
+}
+
+#[test]
+fn backend_protocol_is_per_location_on_a_shared_upstream() {
+    // ingress-nginx sets the protocol per location: gRPC on one Ingress does not switch
+    // another Ingress of the same Service port to HTTP/2.
+    let mut s = services();
+    let mut plain = annotated("plain", "a.com", &[]);
+    plain.created = Some(0);
+    let mut grpc = annotated("grpc", "b.com", &[("backend-protocol", "GRPC")]);
+    grpc.created = Some(1);
+    let mut tls = annotated("tls", "c.com", &[("backend-protocol", "HTTPS")]);
+    tls.created = Some(2);
+    s.insert_ingress(plain);
+    s.insert_ingress(grpc);
+    s.insert_ingress(tls);
+    let built = build_default(&s);
+    let protocol = |host: &str| route_of(&built, host, "/").policy.upstream_request.protocol;
+    assert_eq!(protocol("a.com"), BackendProtocol::Http);
+    assert_eq!(protocol("b.com"), BackendProtocol::Grpc);
+    assert_eq!(protocol("c.com"), BackendProtocol::Https);
+    for name in ["plain", "grpc", "tls"] {
+        assert!(
+            codes_for(&built, name, "upstream_conflict").is_empty(),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -174,6 +174,17 @@ async fn an_opaque_tls_secret_is_watched_by_name_and_served() {
     let a = backend("a").await;
     world.put(ingress_class("sluice", CONTROLLER));
     service_for(&world, "apps", "web", a.port);
+    // A kubernetes.io/tls Secret present from the start: the type watch lists it.
+    let other = rcgen::generate_simple_self_signed(vec!["k.test".to_owned()]).unwrap();
+    world.put(secret(
+        "apps",
+        "k-cert",
+        "kubernetes.io/tls",
+        &[
+            ("tls.crt", other.cert.pem().as_bytes()),
+            ("tls.key", other.signing_key.serialize_pem().as_bytes()),
+        ],
+    ));
     let ctl = controller(world.client(), source_config("sluice", CONTROLLER), None).await;
     eventually("ready", || async { ctl.handle.is_ready() }).await;
 
@@ -209,16 +220,6 @@ async fn an_opaque_tls_secret_is_watched_by_name_and_served() {
     assert!(by_name, "the Opaque TLS Secret is watched by name");
 
     // A kubernetes.io/tls Secret needs no watch of its own.
-    let other = rcgen::generate_simple_self_signed(vec!["k.test".to_owned()]).unwrap();
-    world.put(secret(
-        "apps",
-        "k-cert",
-        "kubernetes.io/tls",
-        &[
-            ("tls.crt", other.cert.pem().as_bytes()),
-            ("tls.key", other.signing_key.serialize_pem().as_bytes()),
-        ],
-    ));
     let mut typed = ingress("apps", "typed", "sluice", "k.test", "web");
     typed["spec"]["tls"] = json!([{"hosts": ["k.test"], "secretName": "k-cert"}]);
     world.put(typed);

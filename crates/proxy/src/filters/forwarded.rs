@@ -29,16 +29,12 @@ impl Filter for ForwardedHeaders {
         let settings = ctx.settings();
         let forwarded = &settings.forwarded;
         let policy = ctx.route.as_ref().map(|r| r.policy.clone());
-        let grpc = ctx
-            .upstream
-            .as_ref()
-            .and_then(|id| ctx.generation.as_ref()?.upstreams.get(id))
-            .is_some_and(|u| {
-                matches!(
-                    u.policy.protocol,
-                    BackendProtocol::Grpc | BackendProtocol::Grpcs
-                )
-            });
+        let grpc = policy.as_ref().is_some_and(|p| {
+            matches!(
+                p.upstream_request.protocol,
+                BackendProtocol::Grpc | BackendProtocol::Grpcs
+            )
+        });
         let vars = Vars {
             ctx,
             head: req,

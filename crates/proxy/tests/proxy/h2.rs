@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use http::{Request, Version};
-use sluice_ingress_model::BackendProtocol;
 
 use super::support::*;
 
@@ -40,15 +39,8 @@ async fn grpc_over_h2c_passes_trailers_both_ways() {
     world
         .service("grpc", &[grpc.addr])
         .ingress("ing", Some("grpc.example.com"), &[("/", "grpc")]);
-    let mut table = world.table();
-    table
-        .routes
-        .upstreams
-        .get_mut(&upstream("grpc"))
-        .unwrap()
-        .policy
-        .protocol = BackendProtocol::Grpc;
-    let proxy = start(table).await;
+    super::traffic_support::annotate(&mut world, "ing", &[("backend-protocol", "GRPC")]);
+    let proxy = start(world.table()).await;
     let mut sender = h2c(proxy.http).await;
     let req = Request::builder()
         .method("POST")

@@ -21,7 +21,7 @@ pub(super) const BACKEND: &[AnnotationSpec] = &[
         Location,
         Partial("FCGI is not served: routes of such an Ingress answer 503 (fail closed)"),
         |v, d| {
-            d.upstream.protocol = match v.trim().to_ascii_uppercase().as_str() {
+            d.policy.upstream_request.protocol = match v.trim().to_ascii_uppercase().as_str() {
                 "HTTP" => BackendProtocol::Http,
                 "HTTPS" => BackendProtocol::Https,
                 "AUTO_HTTP" => BackendProtocol::AutoHttp,
@@ -33,7 +33,6 @@ pub(super) const BACKEND: &[AnnotationSpec] = &[
                 }
                 _ => return Err("expected HTTP, HTTPS, AUTO_HTTP, GRPC, GRPCS or FCGI".into()),
             };
-            d.mark_upstream("backend-protocol");
             Ok(())
         },
     )
