@@ -1,5 +1,6 @@
 //! Build, compile and diff of large tables: `build` for 1k and 10k Ingresses, `build` + router
-//! compile, and `diff` of an endpoints-only change versus a structural one.
+//! compile, `diff` of an endpoints-only change versus a structural one, and `Handle::apply` of
+//! a structural change against a live proxy holding 10k Ingresses (back to back, and apart).
 //!
 //! Run: `cargo bench --bench build`. Numbers go in notes, never in tests.
 
@@ -148,5 +149,67 @@ fn bench_diff(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_build, bench_diff);
+/// `Handle::apply` of a structural change against a live proxy (no listeners) holding 10k
+/// Ingresses, with telemetry installed as the binary does: diff, generation rebuild, router
+/// compile, swap, dropping the old generation and the metrics' route index.
+fn bench_apply(c: &mut Criterion) {
+    let opts = BuildOptions::default();
+    let base = snapshot(10_000);
+    let old = build(&base, &opts).table;
+    let mut added = base.clone();
+    let mut extra = base.ingresses.values().next().cloned().unwrap_or_default();
+    extra.key.name = "extra".into();
+    extra.rules[0].host = Some("extra.example.com".into());
+    added.insert_ingress(extra);
+    let structural = build(&added, &opts).table;
+
+    let telemetry = sluice::proxy::Telemetry::builder()
+        .access_log_sink(None)
+        .build();
+    let Ok(proxy) = sluice::proxy::Proxy::builder().telemetry(telemetry).build() else {
+        return;
+    };
+    let handle = proxy.handle();
+    let _ = handle.apply(old.clone());
+    let mut group = c.benchmark_group("apply_10k");
+    group.sample_size(20);
+    let mut flip = false;
+    group.bench_function("structural", |b| {
+        b.iter_batched(
+            || {
+                flip = !flip;
+                if flip {
+                    structural.clone()
+                } else {
+                    old.clone()
+                }
+            },
+            |table| handle.apply(black_box(table)),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    // As changes arrive in practice: apart, so freeing the replaced generation (which may
+    // happen off the caller's thread) does not overlap the next apply.
+    group.bench_function("structural_spaced", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                flip = !flip;
+                let table = if flip {
+                    structural.clone()
+                } else {
+                    old.clone()
+                };
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                let started = std::time::Instant::now();
+                let _ = black_box(handle.apply(black_box(table)));
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_build, bench_diff, bench_apply);
 criterion_main!(benches);

@@ -163,6 +163,9 @@ impl Handle {
         if let Some(telemetry) = &self.shared.telemetry {
             telemetry.applied(&self.shared.generation.load().table, change, elapsed);
         }
+        // Freeing a replaced generation of a large table takes tens of milliseconds; requests
+        // that still hold it keep it alive either way.
+        crate::retire::retire(current);
         Ok(ApplyOutcome { change, elapsed })
     }
 

@@ -52,6 +52,7 @@ mod proxy;
 pub mod proxy_protocol;
 mod random;
 mod request_body;
+mod retire;
 mod service;
 mod shutdown;
 mod state;

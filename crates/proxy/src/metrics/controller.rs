@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -33,7 +33,7 @@ pub struct ControllerMetrics {
 
 #[derive(Debug, Default)]
 struct State {
-    hash: f64,
+    hash: ConfigHash,
     last_ok: Option<bool>,
     last_ok_timestamp: f64,
     hosts: u64,
@@ -44,6 +44,22 @@ struct State {
     orphans: BTreeMap<(String, String, &'static str), ()>,
     diagnostics: BTreeMap<&'static str, u64>,
     leader: BTreeMap<String, bool>,
+}
+
+/// `config_hash`: hashing a table means serialising all of it (tens of milliseconds at 10k
+/// Ingresses), so a reload keeps the table and the first scrape after it computes the value.
+#[derive(Debug)]
+enum ConfigHash {
+    /// Computed (0 after a failed reload, as ingress-nginx reports).
+    Known(f64),
+    /// The applied table, not hashed yet.
+    Pending(Arc<RouteTable>),
+}
+
+impl Default for ConfigHash {
+    fn default() -> Self {
+        Self::Known(0.0)
+    }
 }
 
 /// One served host's certificate.
@@ -127,14 +143,32 @@ impl ControllerMetrics {
     }
 
     /// A table was applied by rebuilding the router (an ingress-nginx reload).
-    pub fn reloaded(&self, table: &RouteTable, swap: Duration, now_unix: f64) {
+    pub fn reloaded(&self, table: &Arc<RouteTable>, swap: Duration, now_unix: f64) {
         self.reloads.fetch_add(1, Ordering::Relaxed);
         self.swap_seconds.observe(swap.as_secs_f64());
         let mut state = self.state();
-        state.hash = config_hash(table);
+        let previous = std::mem::replace(&mut state.hash, ConfigHash::Pending(table.clone()));
         state.last_ok = Some(true);
         state.last_ok_timestamp = now_unix;
         describe(&mut state, table);
+        drop(state);
+        // It may hold the last reference to an earlier table.
+        crate::retire::retire(previous);
+    }
+
+    /// The `config_hash` value, computing it (outside the lock) if a reload left it pending.
+    fn config_hash(&self) -> f64 {
+        let pending = match &self.state().hash {
+            ConfigHash::Known(value) => return *value,
+            ConfigHash::Pending(table) => table.clone(),
+        };
+        let value = config_hash(&pending);
+        let mut state = self.state();
+        // Another reload may have replaced the table meanwhile; then its hash stays pending.
+        if matches!(&state.hash, ConfigHash::Pending(t) if Arc::ptr_eq(t, &pending)) {
+            state.hash = ConfigHash::Known(value);
+        }
+        value
     }
 
     /// A table was applied by swapping endpoint sets only.
@@ -154,7 +188,7 @@ impl ControllerMetrics {
         self.reload_errors.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state();
         state.last_ok = Some(false);
-        state.hash = 0.0;
+        state.hash = ConfigHash::Known(0.0);
     }
 
     /// Leader election state of a lease.
@@ -168,12 +202,13 @@ impl ControllerMetrics {
         encoder: &mut DescriptorEncoder,
         identity: &Identity,
     ) -> Result<(), std::fmt::Error> {
+        let hash = self.config_hash();
         let state = self.state();
         gauge(
             encoder,
             "config_hash",
             "Running configuration hash actually running",
-            state.hash,
+            hash,
         )?;
         if let Some(ok) = state.last_ok {
             gauge(
@@ -399,13 +434,27 @@ fn ingresses_without_endpoints(table: &RouteTable) -> BTreeMap<ObjectKey, ()> {
 /// A stable hash of the structural part of a table (ingress-nginx hashes its nginx.conf, which
 /// does not contain endpoints either).
 fn config_hash(table: &RouteTable) -> f64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    match serde_json::to_vec(&table.routes) {
-        Ok(bytes) => bytes.hash(&mut hasher),
-        Err(_) => format!("{:?}", table.routes).hash(&mut hasher),
+    let mut writer = HashWriter(std::collections::hash_map::DefaultHasher::new());
+    if serde_json::to_writer(&mut writer, &table.routes).is_err() {
+        format!("{:?}", table.routes).hash(&mut writer.0);
     }
+    let hasher = writer.0;
     // 2^53: every value below is exact in an f64.
     (hasher.finish() >> 11) as f64
+}
+
+/// Feeds serialised bytes straight into a hasher (no buffer of the whole table).
+struct HashWriter(std::collections::hash_map::DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 struct SslLabels<'a> {

@@ -21,7 +21,7 @@ use hashbrown::Equivalent;
 use http::Method;
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder};
 use sluice_ingress_model::{
-    Action, HostPattern, ObjectKey, Route, RouteOrigin, Routes, UpstreamId,
+    Action, HostPattern, ObjectKey, Route, RouteOrigin, Routes, UpstreamId, VirtualHost,
 };
 
 use super::requests::RequestSeries;
@@ -83,18 +83,25 @@ pub struct RouteQuery<'a> {
     pub upstream: Option<&'a UpstreamId>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct IndexKey {
-    host: Arc<str>,
     ingress: Option<ObjectKey>,
     path: String,
     upstream: Option<UpstreamId>,
 }
 
-/// Route label sets of one applied table.
+/// Route label sets of one applied table, by host label. A rebuild reuses the sets of every
+/// virtual host that did not change (with the same default route): at 10k hosts, resolving
+/// every label set again cost more than compiling the router.
 #[derive(Debug, Default)]
 pub struct LabelIndex {
     hosts: HostLabels,
+    by_host: HashMap<Arc<str>, Arc<HostSets>>,
+}
+
+/// The label sets of the requests one host label can see.
+#[derive(Clone, Debug, Default)]
+struct HostSets {
     routes: hashbrown::HashMap<IndexKey, Arc<RouteLabels>>,
 }
 
@@ -160,7 +167,13 @@ impl HostLabels {
 
 impl LabelIndex {
     /// Resolves the label set of every route, upstream and host of `routes`, interning them.
-    pub fn build(routes: &Routes, interner: &Interner) -> Self {
+    /// With `previous` (the routes the previous index was built from, and that index), the sets
+    /// of every virtual host equal to its previous version are shared instead of resolved.
+    pub fn build(
+        routes: &Routes,
+        interner: &Interner,
+        previous: Option<(&Routes, &LabelIndex)>,
+    ) -> Self {
         let mut hosts = HostLabels::default();
         for vhost in &routes.virtual_hosts {
             match &vhost.host {
@@ -174,30 +187,69 @@ impl LabelIndex {
                 HostPattern::Any => {}
             }
         }
+        let unknown = hosts.unknown.clone();
         let mut index = Self {
             hosts,
-            routes: hashbrown::HashMap::new(),
+            by_host: HashMap::with_capacity(routes.virtual_hosts.len() + 1),
         };
-        let mut host_labels: Vec<Arc<str>> = routes
-            .virtual_hosts
-            .iter()
-            .map(|v| index.hosts.of_pattern(&v.host))
-            .collect();
-        host_labels.push(index.hosts.unknown.clone());
-        for (vhost, host) in routes.virtual_hosts.iter().zip(&host_labels) {
+        // Previous virtual hosts by pattern, when their sets can be shared at all.
+        let reusable: HashMap<&HostPattern, (&VirtualHost, &LabelIndex)> = match previous {
+            Some((old, old_index)) if old.default_route == routes.default_route => old
+                .virtual_hosts
+                .iter()
+                .map(|v| (&v.host, (v, old_index)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        // Labels whose sets were built here (not shared) and still need the fallbacks.
+        let mut fresh: Vec<Arc<str>> = vec![unknown.clone()];
+        index.by_host.insert(unknown.clone(), Arc::default());
+        for vhost in &routes.virtual_hosts {
+            let host = index.hosts.of_pattern(&vhost.host);
+            let shared = reusable
+                .get(&vhost.host)
+                .filter(|(old, _)| *old == vhost)
+                .and_then(|(_, old_index)| old_index.by_host.get(&host))
+                .filter(|_| !index.by_host.contains_key(&host));
+            if let Some(sets) = shared {
+                index.by_host.insert(host, sets.clone());
+                continue;
+            }
+            if !index.by_host.contains_key(&host) {
+                fresh.push(host.clone());
+            }
+            let sets = Arc::make_mut(index.by_host.entry(host.clone()).or_default());
             for route in &vhost.routes {
-                index.add_route(host, route, interner);
+                sets.add_route(&host, route, interner);
             }
         }
-        for host in &host_labels {
-            index.add(host, None, None, None, interner);
+        for host in &fresh {
+            let sets = Arc::make_mut(index.by_host.entry(host.clone()).or_default());
+            sets.add(host, None, None, None, interner);
             if let Some(route) = &routes.default_route {
-                index.add_route(host, route, interner);
+                sets.add_route(host, route, interner);
             }
         }
         index
     }
 
+    /// The host labels of this table.
+    pub fn hosts(&self) -> &HostLabels {
+        &self.hosts
+    }
+
+    /// The label set of a routed request, if the table had it.
+    pub fn get(&self, query: &RouteQuery<'_>) -> Option<&Arc<RouteLabels>> {
+        self.by_host.get(query.host)?.routes.get(query)
+    }
+
+    /// Every label set of this table.
+    pub fn label_sets(&self) -> impl Iterator<Item = &Arc<RouteLabels>> {
+        self.by_host.values().flat_map(|sets| sets.routes.values())
+    }
+}
+
+impl HostSets {
     fn add_route(&mut self, host: &Arc<str>, route: &Route, interner: &Interner) {
         let origin = route.origin.as_ref();
         self.add(host, origin, None, None, interner);
@@ -224,7 +276,6 @@ impl LabelIndex {
         interner: &Interner,
     ) {
         let key = IndexKey {
-            host: host.clone(),
             ingress: origin.map(|o| o.ingress.clone()),
             path: origin.map(|o| o.path.clone()).unwrap_or_default(),
             upstream: upstream.cloned(),
@@ -235,21 +286,6 @@ impl LabelIndex {
         let values = values(host, origin, upstream, canary);
         let labels = interner.intern(values);
         self.routes.insert(key, labels);
-    }
-
-    /// The host labels of this table.
-    pub fn hosts(&self) -> &HostLabels {
-        &self.hosts
-    }
-
-    /// The label set of a routed request, if the table had it.
-    pub fn get(&self, query: &RouteQuery<'_>) -> Option<&Arc<RouteLabels>> {
-        self.routes.get(query)
-    }
-
-    /// Every label set of this table.
-    pub fn label_sets(&self) -> impl Iterator<Item = &Arc<RouteLabels>> {
-        self.routes.values()
     }
 }
 
@@ -429,7 +465,6 @@ impl Hash for IndexKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         hash_parts(
             state,
-            &self.host,
             self.ingress.as_ref(),
             &self.path,
             self.upstream.as_ref(),
@@ -440,33 +475,23 @@ impl Hash for IndexKey {
 impl Hash for RouteQuery<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let path = self.origin.map_or("", |o| o.path.as_str());
-        hash_parts(
-            state,
-            self.host,
-            self.origin.map(|o| &o.ingress),
-            path,
-            self.upstream,
-        );
+        hash_parts(state, self.origin.map(|o| &o.ingress), path, self.upstream);
     }
 }
 
 fn hash_parts<H: Hasher>(
     state: &mut H,
-    host: &str,
     ingress: Option<&ObjectKey>,
     path: &str,
     upstream: Option<&UpstreamId>,
 ) {
-    host.hash(state);
     ingress.hash(state);
     path.hash(state);
     upstream.hash(state);
 }
-
 impl Equivalent<IndexKey> for RouteQuery<'_> {
     fn equivalent(&self, key: &IndexKey) -> bool {
-        *key.host == *self.host
-            && key.ingress.as_ref() == self.origin.map(|o| &o.ingress)
+        key.ingress.as_ref() == self.origin.map(|o| &o.ingress)
             && key.path == self.origin.map_or("", |o| o.path.as_str())
             && key.upstream.as_ref() == self.upstream
     }
@@ -510,3 +535,7 @@ pub fn encode_pair<V: EncodeLabelValue>(
 ) -> Result<(), std::fmt::Error> {
     (name, value).encode(encoder.encode_label())
 }
+
+#[cfg(test)]
+#[path = "labels_tests.rs"]
+mod tests;

@@ -41,7 +41,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use sluice_ingress_model::{Action, Route, RouteOrigin, Routes, UpstreamId};
+use sluice_ingress_model::{Action, Route, RouteOrigin, RouteTable, UpstreamId};
 
 pub use controller::Identity;
 pub use exposition::CONTENT_TYPE;
@@ -89,6 +89,8 @@ struct State {
     identity: Identity,
     interner: Interner,
     index: ArcSwap<LabelIndex>,
+    /// The table `index` was built from (or a later one with equal routes).
+    indexed: Mutex<Option<Arc<RouteTable>>>,
     controller: controller::ControllerMetrics,
     rejections: Mutex<BTreeMap<(String, String, &'static str), u64>>,
     retries: Mutex<BTreeMap<String, u64>>,
@@ -155,6 +157,7 @@ impl Metrics {
             options,
             interner: Interner::default(),
             index: ArcSwap::from_pointee(LabelIndex::default()),
+            indexed: Mutex::new(None),
             controller: controller::ControllerMetrics::new(),
             rejections: Mutex::new(BTreeMap::new()),
             retries: Mutex::new(BTreeMap::new()),
@@ -211,11 +214,37 @@ impl Metrics {
 
     /// Resolves the label sets of a new table's routes (after a rebuild) and drops those of
     /// routes that are gone.
-    pub(crate) fn index_routes(&self, routes: &Routes) {
-        let index = LabelIndex::build(routes, &self.state.interner);
+    /// Label sets of virtual hosts equal to their previous version are shared, not resolved.
+    pub(crate) fn index_routes(&self, table: &Arc<RouteTable>) {
+        let mut indexed = self
+            .state
+            .indexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let live = self.state.index.load_full();
+        let previous = indexed.as_ref().map(|old| (&old.routes, &*live));
+        let index = LabelIndex::build(&table.routes, &self.state.interner, previous);
         let unknown = self.unknown_labels(&index);
         self.state.interner.retain(&index, &unknown);
         self.state.index.store(Arc::new(index));
+        let old_table = indexed.replace(table.clone());
+        drop(indexed);
+        crate::retire::retire((live, old_table));
+    }
+
+    /// A table with the same routes as the indexed one was applied (endpoints only): the
+    /// index keeps comparing against the live table rather than holding an old one.
+    pub(crate) fn routes_kept(&self, table: &Arc<RouteTable>) {
+        let mut indexed = self
+            .state
+            .indexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if indexed.is_some() {
+            let old_table = indexed.replace(table.clone());
+            drop(indexed);
+            crate::retire::retire(old_table);
+        }
     }
 
     /// Forgets connection counts of endpoint addresses no upstream of `table` uses.

@@ -177,16 +177,17 @@ impl Telemetry {
     }
 
     /// A table was applied.
-    pub(crate) fn applied(&self, table: &RouteTable, change: Change, elapsed: Duration) {
+    pub(crate) fn applied(&self, table: &Arc<RouteTable>, change: Change, elapsed: Duration) {
         let controller = self.inner.metrics.controller();
         match change {
             Change::Unchanged => controller.unchanged(),
             Change::Endpoints { .. } => {
+                self.inner.metrics.routes_kept(table);
                 self.inner.metrics.prune_connections(table);
                 controller.endpoints_updated(table, elapsed);
             }
             _ => {
-                self.inner.metrics.index_routes(&table.routes);
+                self.inner.metrics.index_routes(table);
                 self.inner.metrics.prune_connections(table);
                 self.inner.access_log.configure(&table.routes.settings);
                 let now = SystemTime::now()

@@ -1,0 +1,113 @@
+//! The label index shares the sets of unchanged virtual hosts across rebuilds.
+
+use std::sync::Arc;
+
+use sluice_ingress_model::{
+    Action, Forward, HostPattern, HostPolicy, ObjectKey, PathMatch, PortRef, Route, RouteOrigin,
+    Routes, UpstreamId, VirtualHost,
+};
+
+use super::{Interner, LabelIndex, RouteQuery};
+
+fn vhost(host: &str, service: &str) -> VirtualHost {
+    VirtualHost {
+        host: HostPattern::Exact(host.to_owned()),
+        tls: None,
+        routes: vec![Route {
+            path: PathMatch::Prefix("/".into()),
+            conditions: Vec::new(),
+            action: Action::Forward(Forward::to(upstream(service))),
+            policy: Arc::default(),
+            origin: Some(RouteOrigin {
+                ingress: ObjectKey::new("default", host),
+                path: "/".into(),
+            }),
+        }],
+        policy: HostPolicy::default(),
+    }
+}
+
+fn upstream(service: &str) -> UpstreamId {
+    UpstreamId::new("default", service, PortRef::Number(80))
+}
+
+fn routes(hosts: Vec<VirtualHost>) -> Routes {
+    Routes {
+        virtual_hosts: hosts,
+        ..Routes::default()
+    }
+}
+
+fn labels<'a>(
+    index: &'a LabelIndex,
+    routes: &'a Routes,
+    host: &str,
+) -> &'a Arc<super::RouteLabels> {
+    let vhost = routes
+        .virtual_hosts
+        .iter()
+        .find(|v| v.host == HostPattern::Exact(host.to_owned()))
+        .unwrap();
+    let route = &vhost.routes[0];
+    let Action::Forward(forward) = &route.action else {
+        panic!("a forward route")
+    };
+    index
+        .get(&RouteQuery {
+            host: index.hosts().label(host),
+            origin: route.origin.as_ref(),
+            upstream: Some(&forward.backends[0].upstream),
+        })
+        .unwrap()
+}
+
+#[test]
+fn unchanged_hosts_share_their_sets_and_changed_ones_do_not() {
+    let interner = Interner::default();
+    let old = routes(vec![
+        vhost("a.example", "svc-a"),
+        vhost("b.example", "svc-b"),
+    ]);
+    let first = LabelIndex::build(&old, &interner, None);
+    let new = routes(vec![
+        vhost("a.example", "svc-a"),
+        vhost("b.example", "svc-b2"),
+        vhost("c.example", "svc-c"),
+    ]);
+    let second = LabelIndex::build(&new, &interner, Some((&old, &first)));
+
+    assert!(Arc::ptr_eq(
+        &second.by_host["a.example"],
+        &first.by_host["a.example"]
+    ));
+    assert!(!Arc::ptr_eq(
+        &second.by_host["b.example"],
+        &first.by_host["b.example"]
+    ));
+    assert_eq!(labels(&second, &new, "b.example").values.service, "svc-b2");
+    assert_eq!(labels(&second, &new, "c.example").values.service, "svc-c");
+    // A fresh build resolves the same label sets (interned, so the same objects).
+    let fresh = LabelIndex::build(&new, &interner, None);
+    for host in ["a.example", "b.example", "c.example"] {
+        assert!(Arc::ptr_eq(
+            labels(&second, &new, host),
+            labels(&fresh, &new, host)
+        ));
+    }
+    assert_eq!(second.label_sets().count(), fresh.label_sets().count());
+}
+
+#[test]
+fn a_changed_default_route_rebuilds_every_host() {
+    let interner = Interner::default();
+    let old = routes(vec![vhost("a.example", "svc-a")]);
+    let first = LabelIndex::build(&old, &interner, None);
+    let mut new = old.clone();
+    new.default_route = Some(vhost("default", "fallback").routes.remove(0));
+    let second = LabelIndex::build(&new, &interner, Some((&old, &first)));
+    assert!(!Arc::ptr_eq(
+        &second.by_host["a.example"],
+        &first.by_host["a.example"]
+    ));
+    assert!(second.label_sets().count() > first.label_sets().count());
+}
