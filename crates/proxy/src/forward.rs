@@ -159,8 +159,24 @@ pub(crate) async fn forward(
     let deadline = plan.budget.map(|budget| Instant::now() + budget);
     ctx.upstream_timing.start = Some(std::time::Instant::now());
     loop {
-        let endpoint = selection
-            .next(&endpoints, &tried)
+        // Endpoints that refused a connection lately are passed over while others remain
+        // (nginx's passive health check); when none remain they are tried anyway.
+        let now_ms = crate::upstream::clock_ms();
+        let passed_over = endpoints.iter().any(|e| e.is_ejected(now_ms));
+        let avoid: Vec<SocketAddr> = if passed_over {
+            endpoints
+                .iter()
+                .filter(|e| e.is_ejected(now_ms))
+                .map(|e| e.addr)
+                .chain(tried.iter().copied())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let endpoint = passed_over
+            .then(|| selection.next(&endpoints, &avoid))
+            .flatten()
+            .or_else(|| selection.next(&endpoints, &tried))
             .or_else(|| selection.next(&endpoints, &[]))
             .ok_or_else(|| ProxyError::NoEndpoints {
                 upstream: upstream.id.to_string(),
@@ -260,7 +276,7 @@ fn live_endpoints(generation: &Generation, id: &UpstreamId) -> Option<Live> {
 
 fn note_failure(endpoint: &Endpoint, error: &ProxyError) {
     if error.is_connect_failure() {
-        endpoint.failures.fetch_add(1, Ordering::Relaxed);
+        endpoint.connect_failed();
     }
 }
 

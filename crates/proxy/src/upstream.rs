@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use sluice_ingress_model::{EndpointSet, UpstreamId, UpstreamPolicy};
@@ -19,9 +20,16 @@ pub(crate) struct Endpoint {
     pub requests: AtomicU64,
     /// Connect failures seen.
     pub failures: AtomicU64,
+    /// Until when (milliseconds on [`clock_ms`]) it is passed over after a connect failure;
+    /// 0 when it is not.
+    ejected_until: AtomicU64,
     /// Balancer state (EWMA statistics, ring points).
     pub state: crate::balance::EndpointState,
 }
+
+/// How long an endpoint that refused a connection is passed over: nginx's default
+/// `max_fails=1 fail_timeout=10s` for upstream servers.
+pub(crate) const EJECT_FOR: Duration = Duration::from_secs(10);
 
 impl Endpoint {
     pub(crate) fn new(addr: SocketAddr) -> Self {
@@ -29,9 +37,30 @@ impl Endpoint {
             addr,
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            ejected_until: AtomicU64::new(0),
             state: crate::balance::EndpointState::default(),
         }
     }
+
+    /// Records a connect failure: counted, and passed over for [`EJECT_FOR`].
+    pub(crate) fn connect_failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let until = clock_ms().saturating_add(EJECT_FOR.as_millis() as u64);
+        self.ejected_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Whether it is passed over now (a connect failed less than [`EJECT_FOR`] ago).
+    pub(crate) fn is_ejected(&self, now_ms: u64) -> bool {
+        now_ms < self.ejected_until.load(Ordering::Relaxed)
+    }
+}
+
+/// Milliseconds since the first call: a monotonic clock in a form an atomic can hold.
+pub(crate) fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let elapsed = START.get_or_init(Instant::now).elapsed().as_millis();
+    // Saturates after 584 million years.
+    u64::try_from(elapsed).unwrap_or(u64::MAX).max(1)
 }
 
 /// An upstream: how to talk to it and its current endpoints.

@@ -472,3 +472,36 @@ async fn rate_limit_and_auth_refusals_are_counted_by_reason() {
     }
     proxy.shutdown().await;
 }
+
+/// An endpoint that refused a connection is passed over for a while (nginx's passive health
+/// check, `max_fails=1 fail_timeout=10s`): one retry, not one for every other request.
+#[tokio::test]
+async fn an_endpoint_that_refuses_connections_is_passed_over() {
+    init();
+    let echo = backend("echo").await;
+    let refused = refused_addr().await;
+    let mut world = World::new();
+    world.service("flaky", &[refused, echo.addr]).ingress(
+        "flaky",
+        Some("f.example.com"),
+        &[("/", "flaky")],
+    );
+    let telemetry = telemetry(LogBuffer::default(), 64);
+    let proxy = start_with(builder().telemetry(telemetry.clone()), world.table()).await;
+    let client = h1_client();
+    for _ in 0..20 {
+        let reply = request(&client, proxy.http, "GET", "f.example.com", "/", empty()).await;
+        assert_eq!(reply.status, 200);
+    }
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    let retries: Vec<&str> = samples(&page, "sluice_upstream_retries_total")
+        .into_iter()
+        .filter(|line| line.contains("upstream=\"default-flaky-80\""))
+        .collect();
+    assert_eq!(retries.len(), 1, "{page}");
+    assert!(
+        retries[0].ends_with(" 1"),
+        "one retry, then the refusing endpoint is passed over: {retries:?}"
+    );
+    proxy.shutdown().await;
+}

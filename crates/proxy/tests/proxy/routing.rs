@@ -85,8 +85,13 @@ async fn connect_failures_are_retried_unless_the_body_streamed() {
     let mut world = World::new();
     world
         .service("mixed", &[dead, good.addr])
+        .service("mixed-streamed", &[dead, good.addr])
         .ingress("buffered", Some("a.example.com"), &[("/", "mixed")])
-        .ingress("streamed", Some("b.example.com"), &[("/", "mixed")])
+        .ingress(
+            "streamed",
+            Some("b.example.com"),
+            &[("/", "mixed-streamed")],
+        )
         .annotate("streamed", "proxy-request-buffering", "off");
     let proxy = start(world.table()).await;
     let client = h1_client();
@@ -110,7 +115,8 @@ async fn connect_failures_are_retried_unless_the_body_streamed() {
         assert_eq!(reply.json()["body_len"], 4);
     }
     // Sequential requests alternate between the two endpoints: of two streamed uploads, one
-    // goes to the dead endpoint and cannot be retried.
+    // goes to the dead endpoint and cannot be retried. (Another upstream, so the dead endpoint
+    // is not already passed over after the refusals above.)
     let mut statuses = Vec::new();
     for _ in 0..2 {
         let body = http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(
