@@ -31,7 +31,7 @@ pub use client::{
 };
 pub use gateway::{CONFIG_APPLIED, Gateway, GatewayBuilder, message};
 pub use load::{Accept, Load, Report, Target};
-pub use tls::{TlsReply, Trust, contains, tls_client_config, tls_get, tls_request};
+pub use tls::{AnyCertificate, TlsReply, Trust, contains, tls_client_config, tls_get, tls_request};
 
 /// The body type of test clients and backends.
 pub type TestBody = BoxBody<Bytes, Infallible>;

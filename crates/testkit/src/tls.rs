@@ -21,7 +21,7 @@ use crate::{TestBody, empty};
 /// Accepts any certificate but checks the handshake signatures, so the test learns which
 /// certificate was served and that the server holds its key.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+pub struct AnyCertificate(pub Arc<CryptoProvider>);
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
