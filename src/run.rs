@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use tracing::{error, info, warn};
 
-use crate::model::{BuildOptions, Built, RouteTable, Severity, Snapshot, build};
+use crate::model::{BuildOptions, Built, Incremental, RouteTable, Severity, Snapshot};
 use crate::proxy::{Change, Handle, Telemetry};
 
-/// Builds tables and logs each diagnostic once, when it first appears; with telemetry, records
-/// each build (duration, diagnostics, orphan Ingresses) and prepares the ConfigMap report.
+/// Builds tables (incrementally: a change re-builds only the hosts it touches) and logs each
+/// diagnostic once, when it first appears; with telemetry, records each build (duration,
+/// diagnostics, orphan Ingresses) and prepares the ConfigMap report.
 #[derive(Debug, Default)]
 pub struct Reporter {
+    incremental: Incremental,
     seen: BTreeSet<String>,
     telemetry: Option<Telemetry>,
     config_report: Option<serde_json::Value>,
@@ -92,7 +94,7 @@ impl Reporter {
             ..opts.clone()
         };
         let started = Instant::now();
-        let built = build(snapshot, &opts);
+        let built = self.incremental.build(snapshot, &opts);
         if let Some(telemetry) = &self.telemetry {
             telemetry.built(&built, started.elapsed());
             self.config_report = Some(crate::observe::config_report(snapshot, &opts));

@@ -108,18 +108,20 @@ impl TableM {
             virtual_hosts: self
                 .vhosts
                 .iter()
-                .map(|(host, routes)| VirtualHost {
-                    host: host.to_model(),
-                    tls: None,
-                    routes: routes.iter().map(RouteM::to_model).collect(),
-                    policy: HostPolicy::default(),
+                .map(|(host, routes)| {
+                    Arc::new(VirtualHost {
+                        host: host.to_model(),
+                        tls: None,
+                        routes: routes.iter().map(RouteM::to_model).collect(),
+                        policy: HostPolicy::default(),
+                    })
                 })
                 .collect(),
             default_route: self.default.as_ref().map(RouteM::to_model),
             ..Routes::default()
         };
         for (i, vhost) in routes.virtual_hosts.iter_mut().enumerate() {
-            for (j, route) in vhost.routes.iter_mut().enumerate() {
+            for (j, route) in Arc::make_mut(vhost).routes.iter_mut().enumerate() {
                 route.origin = Some(RouteOrigin {
                     ingress: ObjectKey::new(format!("vh{i}"), format!("r{j}")),
                     path: route.path.as_str().to_owned(),

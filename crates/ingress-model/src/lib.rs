@@ -89,7 +89,7 @@ pub mod values;
 #[cfg(feature = "k8s")]
 pub mod k8s;
 
-pub use build::{Built, build, is_ours};
+pub use build::{Built, Incremental, Reuse, build, is_ours};
 pub use condition::{Condition, NoAttributes, RequestAttributes, ValueMatch};
 pub use diagnostic::{Diagnostic, DiagnosticKind, Severity};
 pub use diff::{EndpointUpdate, Plan, diff};

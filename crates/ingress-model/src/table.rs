@@ -30,8 +30,9 @@ pub struct RouteTable {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Routes {
     /// Virtual hosts, sorted by host pattern (exact, then wildcard, then any); at most one per
-    /// pattern.
-    pub virtual_hosts: Vec<VirtualHost>,
+    /// pattern. Shared: an unchanged virtual host keeps its allocation from one build to the
+    /// next (see [`crate::Incremental`]), so comparing it is a pointer comparison.
+    pub virtual_hosts: Vec<Arc<VirtualHost>>,
     /// Serves requests no virtual host route matches; `None` means the built-in 404.
     pub default_route: Option<Route>,
     /// Every upstream a route refers to, with how to talk to it.
@@ -376,6 +377,7 @@ impl Routes {
             .iter()
             .filter(|v| v.host.matches(host))
             .min_by_key(|v| rank(v))
+            .map(|v| &**v)
     }
 
     /// Every upstream id a route refers to, the default route included.

@@ -11,6 +11,7 @@ mod model {
     pub mod diagnostics;
     pub mod fixtures;
     pub mod hosts;
+    pub mod incremental;
     pub mod key_mismatch;
     pub mod laws;
     pub mod path_table;

@@ -92,7 +92,7 @@ impl Generation {
         default_certificate: &Arc<CertifiedKey>,
     ) -> Result<Self, ProxyError> {
         validate(&table.routes)?;
-        let router = Router::new(&table.routes)?;
+        let router = previous.router.update(&table.routes)?;
         let certificates = Arc::new(CertStore::build(
             &table.routes,
             Some((&previous.table.routes, &previous.certificates)),
@@ -100,7 +100,13 @@ impl Generation {
         ));
         let settings = &table.routes.settings;
         let provider = crate::tls::provider();
-        let hosts = HostIndex::build(&table.routes, |vhost| {
+        // A host's runtime depends on its virtual host, the TLS and client settings and the
+        // certificates; with those unchanged, unchanged hosts keep theirs.
+        let same_tls = settings.tls == previous.settings().tls
+            && settings.client == previous.settings().client
+            && Arc::ptr_eq(&certificates, &previous.certificates);
+        let reusable = same_tls.then_some(&*previous.hosts);
+        let hosts = HostIndex::build(&table.routes, reusable, |vhost| {
             let client_auth = vhost
                 .policy
                 .client_auth

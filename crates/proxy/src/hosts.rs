@@ -34,24 +34,33 @@ pub(crate) struct HostIndex {
     wildcard: HashMap<String, usize>,
     any: Option<usize>,
     hosts: Vec<Arc<HostRuntime>>,
+    /// The virtual host each runtime was made from.
+    sources: Vec<Arc<VirtualHost>>,
 }
 
 impl HostIndex {
     /// Indexes `routes`, building each host's runtime with `make`. The first virtual host of a
-    /// pattern wins, as in the router.
-    pub fn build(routes: &Routes, mut make: impl FnMut(&VirtualHost) -> HostRuntime) -> Self {
+    /// pattern wins, as in the router. With `previous`, the runtime of a virtual host equal to
+    /// the one it was made from there is shared instead of made again.
+    pub fn build(
+        routes: &Routes,
+        previous: Option<&HostIndex>,
+        mut make: impl FnMut(&VirtualHost) -> HostRuntime,
+    ) -> Self {
         let mut index = Self::default();
         for vhost in &routes.virtual_hosts {
-            let slot = match &vhost.host {
-                HostPattern::Exact(host) => index.exact.get(host),
-                HostPattern::Wildcard(suffix) => index.wildcard.get(suffix),
-                HostPattern::Any => index.any.as_ref(),
-            };
-            if slot.is_some() {
+            if index.slot(&vhost.host).is_some() {
                 continue;
             }
+            let reused = previous
+                .and_then(|p| p.slot(&vhost.host).map(|i| (p, i)))
+                .filter(|(p, i)| p.sources.get(*i).is_some_and(|old| old == vhost))
+                .and_then(|(p, i)| p.hosts.get(i).cloned());
             let id = index.hosts.len();
-            index.hosts.push(Arc::new(make(vhost)));
+            index
+                .hosts
+                .push(reused.unwrap_or_else(|| Arc::new(make(vhost))));
+            index.sources.push(Arc::clone(vhost));
             match &vhost.host {
                 HostPattern::Exact(host) => {
                     index.exact.insert(host.clone(), id);
@@ -63,6 +72,15 @@ impl HostIndex {
             }
         }
         index
+    }
+
+    /// The position of a host pattern's runtime.
+    fn slot(&self, pattern: &HostPattern) -> Option<usize> {
+        match pattern {
+            HostPattern::Exact(host) => self.exact.get(host).copied(),
+            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix).copied(),
+            HostPattern::Any => self.any,
+        }
     }
 
     /// The virtual host of a normalised request host (lowercase, no port).
@@ -119,12 +137,12 @@ mod tests {
         let mut routes = Routes::default();
         routes
             .virtual_hosts
-            .push(vhost(HostPattern::Exact("a.example.com".into())));
+            .push(vhost(HostPattern::Exact("a.example.com".into())).into());
         routes
             .virtual_hosts
-            .push(vhost(HostPattern::Wildcard("example.com".into())));
-        routes.virtual_hosts.push(vhost(HostPattern::Any));
-        let index = HostIndex::build(&routes, |v| HostRuntime {
+            .push(vhost(HostPattern::Wildcard("example.com".into())).into());
+        routes.virtual_hosts.push(vhost(HostPattern::Any).into());
+        let index = HostIndex::build(&routes, None, |v| HostRuntime {
             name: server_name(&v.host),
             has_tls: false,
             app_root: None,
@@ -136,5 +154,40 @@ mod tests {
         assert_eq!(index.find("x.b.example.com").unwrap().name, "_");
         assert!(index.find_named("x.b.example.com").is_none());
         assert!(index.find_named(".example.com").is_none());
+    }
+
+    #[test]
+    fn an_unchanged_virtual_host_keeps_its_runtime() {
+        let runtime = |v: &VirtualHost| HostRuntime {
+            name: server_name(&v.host),
+            has_tls: v.tls.is_some(),
+            app_root: None,
+            client_auth: None,
+            server_config: None,
+        };
+        let a = Arc::new(vhost(HostPattern::Exact("a.example.com".into())));
+        let b = Arc::new(vhost(HostPattern::Exact("b.example.com".into())));
+        let old = Routes {
+            virtual_hosts: vec![a.clone(), b],
+            ..Routes::default()
+        };
+        let first = HostIndex::build(&old, None, runtime);
+        let mut changed = vhost(HostPattern::Exact("b.example.com".into()));
+        changed.tls = Some(sluice_ingress_model::HostTls {
+            certificate: None,
+            origin: sluice_ingress_model::ObjectKey::new("default", "b"),
+        });
+        let new = Routes {
+            virtual_hosts: vec![a, Arc::new(changed)],
+            ..Routes::default()
+        };
+        let second = HostIndex::build(&new, Some(&first), runtime);
+        let (old_a, new_a) = (first.find("a.example.com"), second.find("a.example.com"));
+        assert!(Arc::ptr_eq(old_a.unwrap(), new_a.unwrap()));
+        assert!(!Arc::ptr_eq(
+            first.find("b.example.com").unwrap(),
+            second.find("b.example.com").unwrap()
+        ));
+        assert!(second.find("b.example.com").unwrap().has_tls);
     }
 }

@@ -208,10 +208,10 @@ mod tests {
             .insert(ObjectKey::new("ns", "w"), cert("*.example.com"));
         routes
             .virtual_hosts
-            .push(vhost(HostPattern::Exact("a.example.com".into()), "a"));
+            .push(vhost(HostPattern::Exact("a.example.com".into()), "a").into());
         routes
             .virtual_hosts
-            .push(vhost(HostPattern::Wildcard("example.com".into()), "w"));
+            .push(vhost(HostPattern::Wildcard("example.com".into()), "w").into());
         let fallback = self_signed().unwrap();
         let store = CertStore::build(&routes, None, &fallback);
         let a = store.by_secret[&ObjectKey::new("ns", "a")].clone();
@@ -256,7 +256,7 @@ mod tests {
             .insert(ObjectKey::new("ns", "a"), broken);
         routes
             .virtual_hosts
-            .push(vhost(HostPattern::Exact("a.example.com".into()), "a"));
+            .push(vhost(HostPattern::Exact("a.example.com".into()), "a").into());
         let fallback = self_signed().unwrap();
         let store = CertStore::build(&routes, None, &fallback);
         assert!(Arc::ptr_eq(

@@ -7,6 +7,7 @@ mod canary;
 mod certs;
 mod class;
 mod hosts;
+mod incremental;
 mod keymatch;
 mod resolve;
 mod secrets;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use class::{CLASS_ANNOTATION, is_ours};
+pub use incremental::{Incremental, Reuse};
 pub use tls::{parse_pem_pair, parse_tls_secret};
 
 use crate::condition::Condition;
@@ -55,14 +57,44 @@ pub struct Built {
 /// [`PathMatch::Regex`]. Canary Ingresses attach to the main route of the same host and path
 /// ([`crate::table::Canary`]) after all main Ingresses are in.
 pub fn build(snapshot: &Snapshot, opts: &BuildOptions) -> Built {
+    build_some(snapshot, opts, snapshot.ingresses.values()).0
+}
+
+/// What [`incremental`] needs to know about a build besides its result.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Facts {
+    /// Ingresses whose effect reaches past their own hosts: explicit upstream settings (the
+    /// oldest claim of an upstream wins across hosts) or a canary.
+    pub reaching: BTreeSet<ObjectKey>,
+    /// Whether any host has `server-alias` or `from-to-www-redirect` (virtual hosts made from
+    /// other hosts).
+    pub aliases: bool,
+    /// `notAfter` of every certificate the build parsed (expiry diagnostics depend on `now`).
+    pub not_after: Vec<i64>,
+}
+
+/// [`build`] over `ingresses` only (the rest of `snapshot` as it is): the whole table when they
+/// are all of the snapshot's, and the virtual hosts of exactly their hosts when they are every
+/// Ingress of those hosts.
+pub(crate) fn build_some<'s>(
+    snapshot: &'s Snapshot,
+    opts: &BuildOptions,
+    ingresses: impl IntoIterator<Item = &'s Ingress>,
+) -> (Built, Facts) {
     let mut builder = Builder::new(snapshot, opts);
-    let mut ingresses: Vec<&Ingress> = snapshot.ingresses.values().collect();
+    let mut ingresses: Vec<&Ingress> = ingresses.into_iter().collect();
     ingresses.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
     let mut accepted = Vec::new();
     for ingress in ingresses {
         match class::ownership(ingress, snapshot, opts) {
             Ok(()) => {
                 if let Some(resolved) = builder.prepare(ingress) {
+                    if !resolved.upstream_set.is_empty()
+                        || resolved.canary.enabled
+                        || resolved.upstream != builder.config.base.upstream
+                    {
+                        builder.reaching.insert(ingress.key.clone());
+                    }
                     accepted.push((ingress, resolved));
                 }
             }
@@ -105,6 +137,7 @@ struct Builder<'a> {
     regex_hosts: BTreeMap<HostPattern, ObjectKey>,
     host_states: BTreeMap<HostPattern, hosts::HostState>,
     upstream_policies: BTreeMap<UpstreamId, (UpstreamPolicy, Option<ObjectKey>)>,
+    reaching: BTreeSet<ObjectKey>,
 }
 
 impl<'a> Builder<'a> {
@@ -118,6 +151,7 @@ impl<'a> Builder<'a> {
             regex_hosts: BTreeMap::new(),
             host_states: BTreeMap::new(),
             upstream_policies: BTreeMap::new(),
+            reaching: BTreeSet::new(),
             snapshot,
             opts,
             slices: backend::SliceIndex::new(snapshot),
@@ -418,7 +452,15 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn finish(mut self) -> Built {
+    fn finish(mut self) -> (Built, Facts) {
+        let facts = Facts {
+            reaching: std::mem::take(&mut self.reaching),
+            aliases: self
+                .host_states
+                .values()
+                .any(|s| !s.aliases().is_empty() || s.www_redirect.is_some()),
+            not_after: Vec::new(),
+        };
         let default_route = self.default_route();
         let default_certificate = self.default_certificate();
         let settings = self.settings();
@@ -455,7 +497,7 @@ impl<'a> Builder<'a> {
             self.diagnose(Severity::Info, &key, "metadata.annotations", kind);
         }
         let mut routes = Routes {
-            virtual_hosts,
+            virtual_hosts: virtual_hosts.into_iter().map(Arc::new).collect(),
             default_route,
             upstreams: BTreeMap::new(),
             certificates: BTreeMap::new(),
@@ -491,13 +533,20 @@ impl<'a> Builder<'a> {
             }
             routes.upstreams.insert(id, Upstream { policy });
         }
+        let mut not_after: Vec<i64> = self
+            .certificates
+            .values()
+            .filter_map(|c| c.as_ref().ok().map(|c| c.not_after))
+            .collect();
+        not_after.extend(routes.certificates.values().map(|c| c.not_after));
         let mut diagnostics = self.diagnostics;
         diagnostics.sort();
         diagnostics.dedup();
-        Built {
+        let built = Built {
             table: RouteTable { routes, endpoints },
             diagnostics,
-        }
+        };
+        (built, Facts { not_after, ..facts })
     }
 }
 

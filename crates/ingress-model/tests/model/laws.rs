@@ -29,7 +29,7 @@ const PATHS: &[&str] = &[
     "",
     "/caf\u{e9}",
 ];
-const SERVICES: &[&str] = &["svc-a", "svc-b", "svc-c", "ghost"];
+pub const SERVICES: &[&str] = &["svc-a", "svc-b", "svc-c", "ghost"];
 /// Annotations that change how an Ingress is built (regex mode, canaries, rejection, fail
 /// closed, extra hosts, upstream policies).
 const ANNOTATIONS: &[(&str, &str)] = &[
@@ -75,7 +75,7 @@ fn http_path() -> impl Strategy<Value = HttpPath> {
         })
 }
 
-fn ingress_strategy(index: usize) -> impl Strategy<Value = Ingress> {
+pub fn ingress_strategy(index: usize) -> impl Strategy<Value = Ingress> {
     (
         prop::collection::vec((prop::sample::select(HOSTS), prop::collection::vec(http_path(), 0..4)), 0..3),
         prop_oneof![Just(None), (0i64..3).prop_map(Some)],
@@ -109,11 +109,11 @@ fn ingresses() -> impl Strategy<Value = Vec<Ingress>> {
     (0usize..8).prop_flat_map(|n| (0..n).map(ingress_strategy).collect::<Vec<_>>())
 }
 
-fn addresses() -> impl Strategy<Value = Vec<(u8, bool)>> {
+pub fn addresses() -> impl Strategy<Value = Vec<(u8, bool)>> {
     prop::collection::vec((1u8..6, any::<bool>()), 0..4)
 }
 
-fn slice_with(ns: &str, service: &str, addrs: &[(u8, bool)]) -> EndpointSlice {
+pub fn slice_with(ns: &str, service: &str, addrs: &[(u8, bool)]) -> EndpointSlice {
     let mut s = slice(ns, service, 8080, &[]);
     s.endpoints = addrs
         .iter()

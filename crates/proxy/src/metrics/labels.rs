@@ -93,7 +93,7 @@ struct IndexKey {
 /// Route label sets of one applied table, by host label. A rebuild reuses the sets of every
 /// virtual host that did not change (with the same default route): at 10k hosts, resolving
 /// every label set again cost more than compiling the router.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct LabelIndex {
     hosts: HostLabels,
     by_host: HashMap<Arc<str>, Arc<HostSets>>,
@@ -106,7 +106,7 @@ struct HostSets {
 }
 
 /// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HostLabels {
     exact: HashMap<String, Arc<str>>,
     wildcard: HashMap<String, Arc<str>>,
@@ -155,6 +155,32 @@ impl HostLabels {
             .unwrap_or(&self.unknown)
     }
 
+    /// Adds the label of a host pattern and returns it.
+    fn learn(&mut self, pattern: &HostPattern) -> Arc<str> {
+        match pattern {
+            HostPattern::Exact(host) => self
+                .exact
+                .entry(host.clone())
+                .or_insert_with(|| Arc::from(host.as_str()))
+                .clone(),
+            HostPattern::Wildcard(suffix) => self
+                .wildcard
+                .entry(suffix.clone())
+                .or_insert_with(|| Arc::from(format!("*.{suffix}")))
+                .clone(),
+            HostPattern::Any => self.unknown.clone(),
+        }
+    }
+
+    /// Removes the label of a host pattern.
+    fn forget(&mut self, pattern: &HostPattern) {
+        match pattern {
+            HostPattern::Exact(host) => self.exact.remove(host),
+            HostPattern::Wildcard(suffix) => self.wildcard.remove(suffix),
+            HostPattern::Any => None,
+        };
+    }
+
     fn of_pattern(&self, pattern: &HostPattern) -> Arc<str> {
         match pattern {
             HostPattern::Exact(host) => self.exact.get(host).cloned(),
@@ -193,7 +219,7 @@ impl LabelIndex {
             by_host: HashMap::with_capacity(routes.virtual_hosts.len() + 1),
         };
         // Previous virtual hosts by pattern, when their sets can be shared at all.
-        let reusable: HashMap<&HostPattern, (&VirtualHost, &LabelIndex)> = match previous {
+        let reusable: HashMap<&HostPattern, (&Arc<VirtualHost>, &LabelIndex)> = match previous {
             Some((old, old_index)) if old.default_route == routes.default_route => old
                 .virtual_hosts
                 .iter()
@@ -231,6 +257,73 @@ impl LabelIndex {
             }
         }
         index
+    }
+
+    /// The index of `routes` made from `old_index` (built for `old`) by re-resolving only the
+    /// virtual hosts that differ, with the label sets no longer used; `None` when the change
+    /// is not one host at a time (a host-less virtual host, or another default route), which
+    /// [`LabelIndex::build`] handles.
+    pub fn update(
+        routes: &Routes,
+        interner: &Interner,
+        old: &Routes,
+        old_index: &LabelIndex,
+    ) -> Option<(Self, Vec<Arc<RouteLabels>>)> {
+        let any = |r: &Routes| r.virtual_hosts.iter().any(|v| v.host == HostPattern::Any);
+        if old.default_route != routes.default_route || any(old) || any(routes) {
+            return None;
+        }
+        let mut index = old_index.clone();
+        let mut dropped = Vec::new();
+        let (mut a, mut b) = (
+            old.virtual_hosts.iter().peekable(),
+            routes.virtual_hosts.iter().peekable(),
+        );
+        loop {
+            let (gone, came) = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(_), None) => (a.next(), None),
+                (None, Some(_)) => (None, b.next()),
+                (Some(x), Some(y)) => match x.host.cmp(&y.host) {
+                    std::cmp::Ordering::Less => (a.next(), None),
+                    std::cmp::Ordering::Greater => (None, b.next()),
+                    std::cmp::Ordering::Equal if x == y => {
+                        a.next();
+                        b.next();
+                        continue;
+                    }
+                    std::cmp::Ordering::Equal => (a.next(), b.next()),
+                },
+            };
+            if let Some(vhost) = gone {
+                let host = index.hosts.of_pattern(&vhost.host);
+                if let Some(sets) = index.by_host.remove(&host) {
+                    dropped.extend(sets.routes.values().cloned());
+                }
+                index.hosts.forget(&vhost.host);
+            }
+            if let Some(vhost) = came {
+                let host = index.hosts.learn(&vhost.host);
+                let mut sets = HostSets::default();
+                for route in &vhost.routes {
+                    sets.add_route(&host, route, interner);
+                }
+                sets.add(&host, None, None, None, interner);
+                if let Some(route) = &routes.default_route {
+                    sets.add_route(&host, route, interner);
+                }
+                index.by_host.insert(host, Arc::new(sets));
+            }
+        }
+        // A set that came back (same values) is the same interned `Arc`; keep those.
+        dropped.retain(|set| {
+            let host = &set.values.host;
+            !index
+                .by_host
+                .get(host)
+                .is_some_and(|sets| sets.routes.values().any(|s| Arc::ptr_eq(s, set)))
+        });
+        Some((index, dropped))
     }
 
     /// The host labels of this table.
@@ -365,6 +458,27 @@ impl Interner {
             .collect();
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         sets.retain(|_, labels| live.contains(&Arc::as_ptr(labels)));
+        let latency_live: std::collections::HashSet<*const LatencyLabels> =
+            sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
+        drop(sets);
+        self.latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
+    }
+
+    /// Forgets `dropped` label sets (no longer in the live index), and the latency label sets
+    /// only they used.
+    pub fn forget(&self, dropped: &[Arc<RouteLabels>]) {
+        if dropped.is_empty() {
+            return;
+        }
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        for set in dropped {
+            if sets.get(&set.values).is_some_and(|s| Arc::ptr_eq(s, set)) {
+                sets.remove(&set.values);
+            }
+        }
         let latency_live: std::collections::HashSet<*const LatencyLabels> =
             sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
         drop(sets);

@@ -33,7 +33,7 @@ fn upstream(service: &str) -> UpstreamId {
 
 fn routes(hosts: Vec<VirtualHost>) -> Routes {
     Routes {
-        virtual_hosts: hosts,
+        virtual_hosts: hosts.into_iter().map(Arc::new).collect(),
         ..Routes::default()
     }
 }
@@ -110,4 +110,68 @@ fn a_changed_default_route_rebuilds_every_host() {
         &first.by_host["a.example"]
     ));
     assert!(second.label_sets().count() > first.label_sets().count());
+}
+
+/// Every label set of an index, as `(host label, values)` pairs, sorted.
+fn all_sets(index: &LabelIndex) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = index
+        .by_host
+        .iter()
+        .flat_map(|(host, sets)| {
+            sets.routes
+                .values()
+                .map(move |set| (host.to_string(), format!("{:?}", set.values)))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn an_update_equals_a_fresh_build_and_drops_only_what_went() {
+    let interner = Interner::default();
+    let old = routes(vec![
+        vhost("a.example", "svc-a"),
+        vhost("b.example", "svc-b"),
+        vhost("c.example", "svc-c"),
+    ]);
+    let first = LabelIndex::build(&old, &interner, None);
+    let mut new = old.clone();
+    new.virtual_hosts.remove(2);
+    new.virtual_hosts[1] = Arc::new(vhost("b.example", "svc-b2"));
+    new.virtual_hosts
+        .push(Arc::new(vhost("d.example", "svc-d")));
+    let (updated, dropped) = LabelIndex::update(&new, &interner, &old, &first).unwrap();
+    interner.forget(&dropped);
+    let fresh = LabelIndex::build(&new, &interner, None);
+    assert_eq!(all_sets(&updated), all_sets(&fresh));
+    assert!(Arc::ptr_eq(
+        &updated.by_host["a.example"],
+        &first.by_host["a.example"]
+    ));
+    assert!(!updated.by_host.contains_key("c.example"));
+    assert_eq!(updated.hosts().label("c.example").as_ref(), "-");
+    // The sets of c.example and the old b.example route are gone from the interner; the
+    // fallback set of b.example (same values before and after) is not.
+    let services: Vec<&str> = dropped.iter().map(|s| s.values.service.as_str()).collect();
+    assert!(services.contains(&"svc-c") && services.contains(&"svc-b"));
+    assert!(
+        dropped
+            .iter()
+            .all(|s| s.values.host.as_ref() != "a.example")
+    );
+    let interned: Vec<String> = interner
+        .all()
+        .iter()
+        .map(|s| s.values.service.clone())
+        .collect();
+    assert!(!interned.iter().any(|s| s == "svc-c" || s == "svc-b"));
+    assert!(interned.iter().any(|s| s == "svc-b2") && interned.iter().any(|s| s == "svc-d"));
+    // A host-less virtual host or a new default route is left to a full build.
+    let mut any = new.clone();
+    any.virtual_hosts.push(Arc::new(VirtualHost {
+        host: HostPattern::Any,
+        ..vhost("x", "svc-x")
+    }));
+    assert!(LabelIndex::update(&any, &interner, &new, &updated).is_none());
 }

@@ -222,10 +222,23 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let live = self.state.index.load_full();
-        let previous = indexed.as_ref().map(|old| (&old.routes, &*live));
-        let index = LabelIndex::build(&table.routes, &self.state.interner, previous);
-        let unknown = self.unknown_labels(&index);
-        self.state.interner.retain(&index, &unknown);
+        let interner = &self.state.interner;
+        let updated = indexed
+            .as_ref()
+            .and_then(|old| LabelIndex::update(&table.routes, interner, &old.routes, &live));
+        let index = match updated {
+            Some((index, dropped)) => {
+                interner.forget(&dropped);
+                index
+            }
+            None => {
+                let previous = indexed.as_ref().map(|old| (&old.routes, &*live));
+                let index = LabelIndex::build(&table.routes, interner, previous);
+                let unknown = self.unknown_labels(&index);
+                interner.retain(&index, &unknown);
+                index
+            }
+        };
         self.state.index.store(Arc::new(index));
         let old_table = indexed.replace(table.clone());
         drop(indexed);

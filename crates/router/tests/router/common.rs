@@ -79,13 +79,13 @@ pub fn route(name: &str, path: PathMatch) -> Route {
 }
 
 /// A virtual host with default settings.
-pub fn virtual_host(host: HostPattern, routes: Vec<Route>) -> VirtualHost {
-    VirtualHost {
+pub fn virtual_host(host: HostPattern, routes: Vec<Route>) -> Arc<VirtualHost> {
+    Arc::new(VirtualHost {
         host,
         tls: None,
         routes,
         policy: HostPolicy::default(),
-    }
+    })
 }
 
 /// The body of a route made by [`route`], or `"-"` for none.
@@ -101,7 +101,7 @@ pub fn name(route: Option<&Route>) -> &str {
 /// two results can be compared by identity rather than by equal contents.
 pub fn tag(routes: &mut Routes) {
     for (i, vhost) in routes.virtual_hosts.iter_mut().enumerate() {
-        for (j, route) in vhost.routes.iter_mut().enumerate() {
+        for (j, route) in Arc::make_mut(vhost).routes.iter_mut().enumerate() {
             let path = route.origin.take().map(|o| o.path).unwrap_or_default();
             let ingress = ObjectKey::new(format!("vh{i}"), format!("r{j}"));
             route.origin = Some(RouteOrigin { ingress, path });

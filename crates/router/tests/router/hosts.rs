@@ -1,12 +1,14 @@
 //! Host selection: exact beats wildcard beats host-less, a wildcard covers exactly one label,
 //! one virtual host is picked before paths are looked at, and the default route catches the rest.
 
+use std::sync::Arc;
+
 use sluice_ingress_model::{HostPattern, PathMatch, Routes, VirtualHost};
 use sluice_router::Router;
 
 use crate::common::{Request, assert_agree, name, route, virtual_host};
 
-fn vhost(host: HostPattern, routes: &[(&str, &str)]) -> VirtualHost {
+fn vhost(host: HostPattern, routes: &[(&str, &str)]) -> Arc<VirtualHost> {
     let routes = routes
         .iter()
         .map(|(n, p)| route(n, PathMatch::Prefix((*p).into())))

@@ -212,10 +212,14 @@ fn table_paths(routes: &Routes) -> Vec<String> {
 
 fn check(routes: &Routes, requests: &[(String, String, Request)]) {
     let router = Router::new(routes).expect("every table compiles");
+    check_router(routes, &router, requests);
+}
+
+fn check_router(routes: &Routes, router: &Router, requests: &[(String, String, Request)]) {
     let plain = Request::get();
     for (host, path, request) in requests {
-        assert_agree(routes, &router, host, path, request);
-        assert_agree(routes, &router, host, path, &plain);
+        assert_agree(routes, router, host, path, request);
+        assert_agree(routes, router, host, path, &plain);
         assert_eq!(
             router.lookup(host, path),
             routes.lookup(host, path, &sluice_ingress_model::NoAttributes)
@@ -224,7 +228,7 @@ fn check(routes: &Routes, requests: &[(String, String, Request)]) {
     let hosts: Vec<&str> = requests.iter().map(|r| r.0.as_str()).collect();
     for path in table_paths(routes) {
         for (host, (_, _, request)) in hosts.iter().zip(requests) {
-            assert_agree(routes, &router, host, &path, request);
+            assert_agree(routes, router, host, &path, request);
         }
     }
 }
@@ -371,5 +375,24 @@ proptest! {
         let mut routes = build(&snapshot, &options).table.routes;
         tag(&mut routes);
         check(&routes, &requests);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn an_updated_router_agrees_with_the_reference(
+        old in hand_routes(),
+        new in hand_routes(),
+        requests in requests(),
+    ) {
+        // The new table shares some of the old one's virtual hosts by pointer, as an
+        // incremental build does, and has some of its own.
+        let mut mixed = new;
+        mixed.virtual_hosts.extend(old.virtual_hosts.iter().step_by(2).cloned());
+        let router = Router::new(&old).expect("every table compiles");
+        let updated = router.update(&mixed).expect("every table compiles");
+        check_router(&mixed, &updated, &requests);
     }
 }

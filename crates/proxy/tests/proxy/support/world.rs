@@ -152,13 +152,13 @@ pub fn routes_of<'a>(table: &'a mut RouteTable, host: &str) -> &'a mut Vec<Route
         .iter_mut()
         .find(|v| v.host.to_string() == host)
         .unwrap();
-    &mut vhost.routes
+    &mut Arc::make_mut(vhost).routes
 }
 
 /// Sets the timeouts of every route.
 pub fn set_timeouts(table: &mut RouteTable, timeouts: Timeouts) {
     for vhost in &mut table.routes.virtual_hosts {
-        for route in &mut vhost.routes {
+        for route in &mut Arc::make_mut(vhost).routes {
             Arc::make_mut(&mut route.policy).timeouts = timeouts;
         }
     }

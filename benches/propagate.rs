@@ -1,0 +1,109 @@
+//! Where the time of one route change goes with 10k Ingresses loaded, stage by stage, as the
+//! gateway runs it: a new one-Ingress file next to a 10k-Ingress file, then the file source's
+//! re-read (`reload_changed`), `build`, and `Handle::apply` on a live proxy with telemetry.
+//! The e2e bench (`benches/e2e`) measures the same change from outside, through the binary.
+//!
+//! Run: `cargo bench --bench propagate [-- SAMPLES]` (default 40). Numbers go in notes, never in
+//! tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use sluice::file_source::FileSource;
+use sluice::model::{BuildOptions, Incremental};
+use sluice_testkit::manifests::{documents, ingress, service};
+
+const LOADED: usize = 10_000;
+
+fn main() {
+    let samples: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(40);
+    let dir = tempfile::tempdir().unwrap();
+    let origin = "127.0.0.1:9".parse().unwrap();
+    std::fs::write(
+        dir.path().join("common.yaml"),
+        service("origin", 80, None, &[origin]),
+    )
+    .unwrap();
+    let hosts: Vec<String> = (0..LOADED)
+        .map(|i| {
+            let host = format!("host-{i}.example.com");
+            ingress(&format!("ing-{i}"), Some(&host), &[("/", "origin")])
+        })
+        .collect();
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    std::fs::write(dir.path().join("routes.yaml"), documents(&refs)).unwrap();
+
+    let opts = BuildOptions {
+        class_name_without_object: true,
+        ..BuildOptions::default()
+    };
+    let telemetry = sluice::proxy::Telemetry::builder()
+        .access_log_sink(None)
+        .build();
+    let proxy = sluice::proxy::Proxy::builder()
+        .telemetry(telemetry)
+        .build()
+        .unwrap();
+    let handle = proxy.handle();
+    let mut source = FileSource::new([dir.path()]);
+    let started = Instant::now();
+    let loaded = source.load();
+    let read = started.elapsed();
+    let mut incremental = Incremental::new();
+    let built = incremental.build(&loaded.snapshot, &opts);
+    let built_at = started.elapsed();
+    handle.apply(built.table).unwrap();
+    println!(
+        "cold: read {:.1} ms, build {:.1} ms, apply {:.1} ms ({} Ingresses)",
+        ms(read),
+        ms(built_at - read),
+        ms(started.elapsed() - built_at),
+        loaded.snapshot.ingresses.len()
+    );
+
+    let (mut reads, mut builds, mut applies, mut totals) = (vec![], vec![], vec![], vec![]);
+    for i in 0..samples {
+        let host = format!("new-{i}.example.com");
+        let file = dir.path().join(format!("new-{i}.yaml"));
+        std::fs::write(
+            &file,
+            ingress(&format!("new-{i}"), Some(&host), &[("/", "origin")]),
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        let loaded = source.reload_changed();
+        let t1 = Instant::now();
+        let built = incremental.build(&loaded.snapshot, &opts);
+        let t2 = Instant::now();
+        handle.apply(built.table).unwrap();
+        let t3 = Instant::now();
+        reads.push(t1 - t0);
+        builds.push(t2 - t1);
+        applies.push(t3 - t2);
+        totals.push(t3 - t0);
+        // Changes arrive apart in practice; let the retired generation be freed.
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    println!("one new Ingress file next to {LOADED} Ingresses, {samples} samples, p50 / p90 ms:");
+    for (name, values) in [
+        ("re-read", &mut reads),
+        ("build", &mut builds),
+        ("apply", &mut applies),
+        ("total", &mut totals),
+    ] {
+        values.sort();
+        println!(
+            "  {name:8} {:7.2} / {:7.2}",
+            ms(values[values.len() / 2]),
+            ms(values[values.len() * 9 / 10])
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,267 @@
+//! `Incremental::build` equals `build` after every change, whichever path it takes, and a
+//! change to one host leaves the other virtual hosts' allocations alone.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use sluice_ingress_model::PathType::Prefix;
+use sluice_ingress_model::*;
+
+use super::fixtures::*;
+use super::laws::{SERVICES, addresses, ingress_strategy, slice_with};
+
+/// One change to the snapshot.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Adds or replaces the Ingress of this index.
+    Put(Ingress),
+    /// Removes the Ingress of this index.
+    Remove(usize),
+    /// Replaces the endpoints of one Service.
+    Endpoints(usize, Vec<(u8, bool)>),
+    /// Moves the clock.
+    Clock(i64),
+}
+
+/// Ingresses mostly without what forces a full build (TLS, default backends, canaries,
+/// aliases, upstream settings), so both paths are taken.
+fn ingress(index: usize) -> impl Strategy<Value = Ingress> {
+    (ingress_strategy(index), 0u8..4).prop_map(|(mut ing, plain)| {
+        if plain > 0 {
+            ing.tls.clear();
+            ing.default_backend = None;
+            ing.annotations.retain(|k, _| {
+                !["canary", "alias", "www", "affinity"]
+                    .iter()
+                    .any(|s| k.contains(s))
+            });
+        }
+        ing
+    })
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => (0usize..8).prop_flat_map(ingress).prop_map(Step::Put),
+        2 => (0usize..8).prop_map(Step::Remove),
+        2 => (0usize..3, addresses()).prop_map(|(i, a)| Step::Endpoints(i, a)),
+        1 => prop_oneof![Just(1_000), Just(2_000_000_000), Just(4_200_000_000)].prop_map(Step::Clock),
+    ]
+}
+
+fn initial() -> impl Strategy<Value = Vec<Ingress>> {
+    (0usize..8).prop_flat_map(|n| (0..n).map(ingress).collect::<Vec<_>>())
+}
+
+fn base() -> Snapshot {
+    let mut s = Snapshot::default();
+    for ns in ["default", "other"] {
+        for svc in SERVICES.iter().take(3) {
+            s.insert_service(service(ns, svc, 80));
+            s.insert_endpoint_slice(slice_with(ns, svc, &[(1, true)]));
+        }
+    }
+    s
+}
+
+fn key_of(index: usize) -> ObjectKey {
+    let ns = if index.is_multiple_of(2) {
+        "default"
+    } else {
+        "other"
+    };
+    ObjectKey::new(ns, format!("ing-{index}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn every_incremental_build_equals_a_full_build(
+        first in initial(),
+        steps in prop::collection::vec(step(), 1..10),
+    ) {
+        let mut snapshot = base();
+        for ing in first {
+            snapshot.insert_ingress(ing);
+        }
+        let mut opts = BuildOptions { class_name_without_object: true, ..BuildOptions::default() };
+        let mut incremental = Incremental::new();
+        prop_assert_eq!(incremental.build(&snapshot, &opts), build(&snapshot, &opts));
+        for step in steps {
+            match step {
+                Step::Put(ing) => snapshot.insert_ingress(ing),
+                Step::Remove(i) => {
+                    snapshot.ingresses.remove(&key_of(i));
+                }
+                Step::Endpoints(i, addrs) => {
+                    let ns = if i == 0 { "other" } else { "default" };
+                    snapshot.insert_endpoint_slice(slice_with(ns, SERVICES[i], &addrs));
+                }
+                Step::Clock(now) => opts.now = Some(now),
+            }
+            let full = build(&snapshot, &opts);
+            let step = incremental.build(&snapshot, &opts);
+            prop_assert_eq!(
+                serde_json::to_string(&step).unwrap(),
+                serde_json::to_string(&full).unwrap()
+            );
+            prop_assert_eq!(step, full);
+        }
+    }
+}
+
+fn hosts(n: usize) -> Snapshot {
+    let mut s = services();
+    for i in 0..n {
+        let host = format!("h{i}.example.com");
+        s.insert_ingress(ingress_of(i, &host));
+    }
+    s
+}
+
+fn ingress_of(i: usize, host: &str) -> Ingress {
+    super::fixtures::ingress(
+        "default",
+        &format!("ing-{i}"),
+        Some(host),
+        vec![path("/", Prefix, "svc-a", 80)],
+    )
+}
+
+#[test]
+fn a_new_ingress_rebuilds_only_its_host_and_keeps_the_others_shared() {
+    let mut s = hosts(50);
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    let before = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Full);
+    s.insert_ingress(ingress_of(99, "new.example.com"));
+    let after = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 1 });
+    assert_eq!(after, build(&s, &opts));
+    let shared = after
+        .table
+        .routes
+        .virtual_hosts
+        .iter()
+        .filter(|v| {
+            before
+                .table
+                .routes
+                .virtual_hosts
+                .iter()
+                .any(|old| Arc::ptr_eq(old, v))
+        })
+        .count();
+    assert_eq!(
+        shared, 50,
+        "every old virtual host is shared, only the new one is not"
+    );
+    assert!(after.table.virtual_host("new.example.com").is_some());
+}
+
+#[test]
+fn ingresses_sharing_a_host_are_rebuilt_together() {
+    let mut s = hosts(10);
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    incremental.build(&s, &opts);
+    // A second Ingress on h3 claims the same path: the older one keeps it.
+    let mut late = ingress_of(50, "h3.example.com");
+    late.created = Some(i64::MAX);
+    s.insert_ingress(late);
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 2 });
+    assert_eq!(built, build(&s, &opts));
+    assert!(
+        built
+            .diagnostics
+            .iter()
+            .any(|d| d.kind.code() == "conflict")
+    );
+}
+
+#[test]
+fn a_tls_ingress_or_another_object_kind_rebuilds_everything() {
+    let mut s = hosts(5);
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    incremental.build(&s, &opts);
+    let mut tls = ingress_of(7, "secure.example.com");
+    tls.tls.push(IngressTls {
+        hosts: vec!["secure.example.com".into()],
+        secret_name: None,
+    });
+    s.insert_ingress(tls);
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Full);
+    s.insert_service(service("default", "svc-new", 80));
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Full);
+    // Nothing changed: the previous result, without building anything.
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 0 });
+}
+
+#[test]
+fn a_certificate_expiring_between_two_builds_forces_a_full_build() {
+    let mut params = rcgen::CertificateParams::new(vec!["old.example.com".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let mut s = hosts(3);
+    s.insert_secret(tls_secret(
+        "default",
+        "cert",
+        &cert.pem(),
+        &key.serialize_pem(),
+    ));
+    let mut tls = ingress_of(9, "old.example.com");
+    tls.tls.push(IngressTls {
+        hosts: vec!["old.example.com".into()],
+        secret_name: Some("cert".into()),
+    });
+    s.insert_ingress(tls);
+    let mut opts = BuildOptions {
+        now: Some(900_000_000),
+        ..BuildOptions::default()
+    };
+    let mut incremental = Incremental::new();
+    incremental.build(&s, &opts);
+    // Later the same year: the certificate is still valid, nothing to rebuild.
+    opts.now = Some(900_000_100);
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 0 });
+    // Past its notAfter: the expiry warning appears, as in a full build.
+    opts.now = Some(1_800_000_000);
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Full);
+    assert_eq!(built, build(&s, &opts));
+    assert!(
+        built
+            .diagnostics
+            .iter()
+            .any(|d| d.kind.code() == "certificate_expired")
+    );
+}
+
+#[test]
+fn removing_the_ingress_that_set_an_upstreams_policy_restores_the_default() {
+    let mut s = hosts(2);
+    let mut sticky = ingress_of(7, "sticky.example.com");
+    sticky
+        .annotations
+        .insert(ann("affinity"), "cookie".to_owned());
+    s.insert_ingress(sticky);
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    let before = incremental.build(&s, &opts);
+    let id = UpstreamId::new("default", "svc-a", PortRef::Number(80));
+    assert!(before.table.routes.upstreams[&id].policy.affinity.is_some());
+    s.ingresses.remove(&ObjectKey::new("default", "ing-7"));
+    let after = incremental.build(&s, &opts);
+    assert_eq!(after, build(&s, &opts));
+    assert!(after.table.routes.upstreams[&id].policy.affinity.is_none());
+}
