@@ -53,7 +53,7 @@ fn from_manifests(args: &CheckArgs) -> (String, Snapshot, Vec<SourceDiagnostic>)
         .collect();
     (
         format!("manifests {}", names.join(" ")),
-        loaded.snapshot,
+        std::sync::Arc::unwrap_or_clone(loaded.snapshot),
         diagnostics,
     )
 }

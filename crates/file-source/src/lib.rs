@@ -44,6 +44,7 @@
 mod decode;
 mod diagnostic;
 mod error;
+mod fold;
 mod kinds;
 mod source;
 mod split;

@@ -18,17 +18,21 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use sluice_ingress_model::{ObjectRef, Severity, Snapshot};
+use std::sync::Arc;
+
+use sluice_ingress_model::{Severity, Snapshot};
 
 use crate::decode::{self, Located, MAX_FILE_BYTES};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
+use crate::fold::{Dirty, Fold, served_refs};
 
 /// A snapshot and everything found while reading it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
-    /// Every object served.
-    pub snapshot: Snapshot,
+    /// Every object served. Shared: the source patches it in place for the next change when
+    /// the receiver has dropped it.
+    pub snapshot: Arc<Snapshot>,
     /// Errors, warnings and notes, in load order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -39,6 +43,9 @@ pub struct FileSource {
     roots: Vec<PathBuf>,
     files: HashMap<PathBuf, FileState>,
     last: Option<Loaded>,
+    fold: Fold,
+    /// The listing's diagnostics at the last refresh.
+    listing: Vec<Diagnostic>,
 }
 
 /// Which files to re-read even if their metadata looks unchanged.
@@ -52,15 +59,15 @@ pub(crate) enum Force {
 
 /// One file's state.
 #[derive(Debug)]
-struct FileState {
+pub(crate) struct FileState {
     /// Its metadata at the last read; `None` after a read error, so the next scan retries.
     fingerprint: Option<Fingerprint>,
     /// Hash of the bytes last parsed.
     hash: Option<u64>,
     /// The objects served for it.
-    served: Vec<Located>,
+    pub served: Vec<Located>,
     /// What its last read found.
-    diagnostics: Vec<Diagnostic>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// What tells a changed file from an unchanged one without reading it.
@@ -93,6 +100,8 @@ impl FileSource {
             roots: paths.into_iter().map(Into::into).collect(),
             files: HashMap::new(),
             last: None,
+            fold: Fold::default(),
+            listing: Vec::new(),
         }
     }
 
@@ -119,9 +128,21 @@ impl FileSource {
 
     /// Re-reads what changed (or is forced) and folds everything into a new result.
     pub(crate) fn refresh(&mut self, force: &Force) -> Loaded {
+        match self.refresh_if_changed(force) {
+            Some(loaded) => loaded,
+            // Unchanged: there is a last result (the first refresh always changes something).
+            None => self.last.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Re-reads what changed (or is forced); the new result, or `None` when it would equal the
+    /// last one. The objects of changed files are patched into the last snapshot when no other
+    /// file defines them (see `fold.rs`); otherwise everything is folded again.
+    pub(crate) fn refresh_if_changed(&mut self, force: &Force) -> Option<Loaded> {
         let listing = list(&self.roots);
         let mut listed = HashSet::new();
         let mut order = Vec::new();
+        let mut dirty = Vec::new();
         for file in listing.files {
             if !listed.insert(file.clone()) {
                 continue;
@@ -136,23 +157,57 @@ impl FileSource {
                 }
             };
             if stale {
-                self.reread(&file, fingerprint);
+                let before = served_refs(self.files.get(&file));
+                if self.reread(&file, fingerprint) {
+                    dirty.push(Dirty {
+                        file: file.clone(),
+                        before,
+                    });
+                }
             }
             order.push(file);
         }
-        self.files.retain(|path, _| listed.contains(path));
-        let loaded = self.assemble(&order, listing.diagnostics);
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|path| !listed.contains(*path))
+            .cloned()
+            .collect();
+        for file in gone {
+            let before = served_refs(self.files.get(&file));
+            self.files.remove(&file);
+            dirty.push(Dirty { file, before });
+        }
+        let listed_diagnostics = listing.diagnostics.clone();
+        let loaded = match self.last.take() {
+            Some(last) if dirty.is_empty() && listing.diagnostics == self.listing => {
+                self.last = Some(last);
+                return None;
+            }
+            Some(last) => {
+                match self
+                    .fold
+                    .patch(last, &self.files, &order, listing.diagnostics, &dirty)
+                {
+                    Ok(patched) => patched,
+                    Err((_, listing)) => self.fold.full(&self.files, &order, listing),
+                }
+            }
+            None => self.fold.full(&self.files, &order, listing.diagnostics),
+        };
+        self.listing = listed_diagnostics;
         self.last = Some(loaded.clone());
-        loaded
+        Some(loaded)
     }
 
-    /// Reads one file and updates its state.
-    fn reread(&mut self, file: &Path, fingerprint: Option<Fingerprint>) {
+    /// Reads one file and updates its state; whether what it serves or reports may have
+    /// changed (false only when its bytes are the same as last read).
+    fn reread(&mut self, file: &Path, fingerprint: Option<Fingerprint>) -> bool {
         let previous = self.files.remove(file);
         let bytes = match read_file(file) {
             Ok(bytes) => bytes,
             // Gone between listing and reading: its objects go; the next scan sees the rest.
-            Err(ReadError::Io(error)) if error.kind() == io::ErrorKind::NotFound => return,
+            Err(ReadError::Io(error)) if error.kind() == io::ErrorKind::NotFound => return true,
             Err(error) => {
                 let problem = match error {
                     ReadError::Io(error) => Error::from(&error),
@@ -161,10 +216,14 @@ impl FileSource {
                         limit: MAX_FILE_BYTES,
                     },
                 };
-                let served = previous.map(|p| p.served).unwrap_or_default();
+                let (served, before) = previous
+                    .map(|p| (p.served, Some(p.diagnostics)))
+                    .unwrap_or_default();
                 let mut diagnostics =
                     vec![Diagnostic::file(Severity::Error, file.to_owned(), problem)];
                 diagnostics.extend(kept(file, &served));
+                // The same failure again (the file is retried on every scan) changes nothing.
+                let changed = before.as_ref() != Some(&diagnostics);
                 let state = FileState {
                     fingerprint: None,
                     hash: None,
@@ -172,7 +231,7 @@ impl FileSource {
                     diagnostics,
                 };
                 self.files.insert(file.to_owned(), state);
-                return;
+                return changed;
             }
         };
         let hash = hash_bytes(&bytes);
@@ -181,7 +240,7 @@ impl FileSource {
             Some(mut state) if state.hash == Some(hash) => {
                 state.fingerprint = fingerprint;
                 self.files.insert(file.to_owned(), state);
-                return;
+                return false;
             }
             other => other,
         };
@@ -205,41 +264,7 @@ impl FileSource {
             },
         };
         self.files.insert(file.to_owned(), state);
-    }
-
-    /// Folds the files' objects in load order into one snapshot; later duplicates win.
-    fn assemble(&self, order: &[PathBuf], mut diagnostics: Vec<Diagnostic>) -> Loaded {
-        let mut snapshot = Snapshot::default();
-        let mut seen: HashMap<ObjectRef, (&Path, usize)> = HashMap::new();
-        for file in order {
-            let Some(state) = self.files.get(file) else {
-                continue;
-            };
-            diagnostics.extend(state.diagnostics.iter().cloned());
-            for located in &state.served {
-                if let Some((earlier, document)) =
-                    seen.insert(located.object.object_ref(), (file, located.document))
-                {
-                    diagnostics.push(Diagnostic {
-                        severity: Severity::Warning,
-                        file: file.clone(),
-                        document: Some(located.document),
-                        line: Some(located.line),
-                        object: Some(located.object.id()),
-                        field: None,
-                        problem: Error::Duplicate {
-                            file: earlier.display().to_string(),
-                            document,
-                        },
-                    });
-                }
-                located.object.clone().insert_into(&mut snapshot);
-            }
-        }
-        Loaded {
-            snapshot,
-            diagnostics,
-        }
+        true
     }
 }
 
@@ -259,12 +284,8 @@ pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Loaded {
         served: read.objects,
         diagnostics: read.diagnostics,
     };
-    let source = FileSource {
-        roots: Vec::new(),
-        files: HashMap::from([(file.to_owned(), state)]),
-        last: None,
-    };
-    source.assemble(&[file.to_owned()], Vec::new())
+    let files = HashMap::from([(file.to_owned(), state)]);
+    Fold::default().full(&files, &[file.to_owned()], Vec::new())
 }
 
 impl Force {
@@ -398,6 +419,10 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
         },
     })
 }
+
+#[cfg(test)]
+#[path = "source_fold_tests.rs"]
+mod fold_tests;
 
 #[cfg(test)]
 mod tests {

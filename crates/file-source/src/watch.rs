@@ -10,7 +10,7 @@
 //! Batching: after the first event the thread waits until no event came for [`QUIET`], and while
 //! a file written to has not been closed, up to [`MAX_DELAY`] after the first event; so a burst
 //! (truncate then write, temp file then rename) is read once, and a single change is read within
-//! about 10–80 ms. Events of reading (open, close without write) are ignored, which keeps the
+//! about 2–80 ms. Events of reading (open, close without write) are ignored, which keeps the
 //! source's own reads from waking it.
 //!
 //! Limitation: a root directory that is deleted and created again is watched again only if a
@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::source::{FileSource, Force, Loaded, lexical_absolute};
 
 /// How long the event stream must be quiet before a batch is read.
-pub const QUIET: Duration = Duration::from_millis(10);
+pub const QUIET: Duration = Duration::from_millis(2);
 
 /// The longest a batch waits after its first event.
 pub const MAX_DELAY: Duration = Duration::from_millis(80);
@@ -177,13 +177,11 @@ fn run(
     cwd: PathBuf,
     mut on_change: impl FnMut(Loaded),
 ) {
-    let previous = source.last().cloned();
-    let initial = if previous.is_some() {
-        source.reload_changed()
-    } else {
-        source.load()
+    let initial = match source.last() {
+        Some(_) => source.refresh_if_changed(&Force::Paths(HashSet::new(), PathBuf::new())),
+        None => Some(source.load()),
     };
-    if previous.as_ref() != Some(&initial) {
+    if let Some(initial) = initial {
         on_change(initial);
     }
     while let Some(batch) = next_batch(&receiver, &cwd) {
@@ -195,8 +193,7 @@ fn run(
         } else {
             Force::Paths(batch.paths, cwd.clone())
         };
-        let before = source.last().cloned();
-        let loaded = source.refresh(&force);
+        let loaded = source.refresh_if_changed(&force);
         // Roots that appeared since (a directory created, a parent made) get their watch now.
         for target in targets(source.paths()) {
             if !watched.contains(&target)
@@ -205,7 +202,7 @@ fn run(
                 watched.insert(target);
             }
         }
-        if before.as_ref() != Some(&loaded) {
+        if let Some(loaded) = loaded {
             on_change(loaded);
         }
     }
