@@ -382,22 +382,108 @@ impl Routes {
 
     /// Every upstream id a route refers to, the default route included.
     pub fn referenced_upstreams(&self) -> BTreeSet<&UpstreamId> {
-        let routes = self
-            .virtual_hosts
-            .iter()
-            .flat_map(|v| &v.routes)
-            .chain(&self.default_route);
-        let mut ids = BTreeSet::new();
-        for route in routes {
-            if let Action::Forward(f) = &route.action {
-                ids.extend(f.backends.iter().map(|b| &b.upstream));
-                ids.extend(f.canary.as_ref().map(|c| &c.upstream));
-            }
-            ids.extend(route.policy.default_backend.as_ref());
-        }
-        for vhost in &self.virtual_hosts {
-            ids.extend(vhost.policy.passthrough.as_ref());
-        }
-        ids
+        let hosts = self.virtual_hosts.iter().flat_map(|v| v.upstream_refs());
+        let default = self.default_route.iter().flat_map(Route::upstream_refs);
+        hosts.chain(default).collect()
     }
+}
+
+impl VirtualHost {
+    /// The upstreams this virtual host refers to: its routes' and its passthrough target
+    /// (repeats included).
+    pub fn upstream_refs(&self) -> impl Iterator<Item = &UpstreamId> {
+        let routes = self.routes.iter().flat_map(Route::upstream_refs);
+        routes.chain(self.policy.passthrough.as_ref())
+    }
+}
+
+impl Route {
+    /// The upstreams this route refers to: its backends, its canary and its custom-errors
+    /// default backend (repeats included).
+    pub fn upstream_refs(&self) -> impl Iterator<Item = &UpstreamId> {
+        let forward = match &self.action {
+            Action::Forward(f) => Some(f),
+            _ => None,
+        };
+        let backends = forward
+            .into_iter()
+            .flat_map(|f| &f.backends)
+            .map(|b| &b.upstream);
+        let canary = forward.and_then(|f| f.canary.as_ref()).map(|c| &c.upstream);
+        backends
+            .chain(canary)
+            .chain(self.policy.default_backend.as_ref())
+    }
+}
+
+/// One virtual host that differs between two tables: `old` is gone, `new` came (both for a
+/// changed host).
+#[derive(Clone, Debug)]
+pub struct HostChange<'a> {
+    /// The virtual host in the older table, if it had one of this pattern.
+    pub old: Option<&'a Arc<VirtualHost>>,
+    /// The virtual host in the newer table, if it has one of this pattern.
+    pub new: Option<&'a Arc<VirtualHost>>,
+}
+
+impl Routes {
+    /// The virtual hosts that differ from `old`'s, by pattern; `None` when either list is not
+    /// strictly sorted by pattern (a hand-made table), which callers handle by starting over.
+    /// An unchanged virtual host costs a pointer comparison when both tables share it (as
+    /// [`crate::Incremental`] builds them), a deep comparison otherwise.
+    pub fn host_changes<'a>(&'a self, old: &'a Routes) -> Option<Vec<HostChange<'a>>> {
+        host_changes(&old.virtual_hosts, &self.virtual_hosts)
+    }
+}
+
+/// [`Routes::host_changes`] over two lists of virtual hosts.
+pub fn host_changes<'a>(
+    old: &'a [Arc<VirtualHost>],
+    new: &'a [Arc<VirtualHost>],
+) -> Option<Vec<HostChange<'a>>> {
+    let sorted = |v: &[Arc<VirtualHost>]| v.windows(2).all(|w| w[0].host < w[1].host);
+    if !sorted(new) || !sorted(old) {
+        return None;
+    }
+    let mut changes = Vec::new();
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        let change = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => HostChange {
+                old: a.next(),
+                new: None,
+            },
+            (None, Some(_)) => HostChange {
+                old: None,
+                new: b.next(),
+            },
+            (Some(x), Some(y)) if Arc::ptr_eq(x, y) => {
+                a.next();
+                b.next();
+                continue;
+            }
+            (Some(x), Some(y)) => match x.host.cmp(&y.host) {
+                std::cmp::Ordering::Less => HostChange {
+                    old: a.next(),
+                    new: None,
+                },
+                std::cmp::Ordering::Greater => HostChange {
+                    old: None,
+                    new: b.next(),
+                },
+                std::cmp::Ordering::Equal if x == y => {
+                    a.next();
+                    b.next();
+                    continue;
+                }
+                std::cmp::Ordering::Equal => HostChange {
+                    old: a.next(),
+                    new: b.next(),
+                },
+            },
+        };
+        changes.push(change);
+    }
+    Some(changes)
 }

@@ -2,7 +2,7 @@
 //! route table, reusing the live upstream objects (and their balancer state and pools) of the
 //! previous generation for every upstream id that still exists with the same policy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
@@ -11,6 +11,7 @@ use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{
     Action, PathMatch, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec, UpstreamId,
+    VirtualHost,
 };
 use sluice_router::Router;
 
@@ -44,6 +45,8 @@ pub(crate) struct Generation {
     pub rewrites: Arc<HashMap<String, Regex>>,
     /// Upstream connection pools for the table's upstream keep-alive settings.
     pub clients: Arc<UpstreamClients>,
+    /// Whether a route refers to an upstream the table has no spec for.
+    pub unspecified: bool,
 }
 
 impl std::fmt::Debug for Generation {
@@ -75,6 +78,7 @@ impl Generation {
             clients: Arc::new(UpstreamClients::new(&settings.upstream, Arc::default())),
             certificates,
             table: Arc::new(table),
+            unspecified: false,
         })
     }
 
@@ -91,13 +95,39 @@ impl Generation {
         previous: &Generation,
         default_certificate: &Arc<CertifiedKey>,
     ) -> Result<Self, ProxyError> {
-        validate(&table.routes)?;
+        // The virtual hosts that differ from the previous table's; `None` means "assume all".
+        let changes = table.routes.host_changes(&previous.table.routes);
+        let touched = |what: fn(&VirtualHost) -> bool| {
+            changes.as_ref().is_none_or(|changes| {
+                changes
+                    .iter()
+                    .flat_map(|c| c.old.into_iter().chain(c.new))
+                    .any(|v| what(v))
+            })
+        };
+        match &changes {
+            Some(changes) => validate(
+                changes.iter().filter_map(|c| c.new),
+                table.routes.default_route.as_ref(),
+            )?,
+            None => validate(
+                table.routes.virtual_hosts.iter(),
+                table.routes.default_route.as_ref(),
+            )?,
+        }
         let router = previous.router.update(&table.routes)?;
-        let certificates = Arc::new(CertStore::build(
-            &table.routes,
-            Some((&previous.table.routes, &previous.certificates)),
-            default_certificate,
-        ));
+        let certificates = if !touched(|v| v.tls.is_some())
+            && table.routes.certificates == previous.table.routes.certificates
+            && table.routes.default_certificate == previous.table.routes.default_certificate
+        {
+            Arc::clone(&previous.certificates)
+        } else {
+            Arc::new(CertStore::build(
+                &table.routes,
+                Some((&previous.table.routes, &previous.certificates)),
+                default_certificate,
+            ))
+        };
         let settings = &table.routes.settings;
         let provider = crate::tls::provider();
         // A host's runtime depends on its virtual host, the TLS and client settings and the
@@ -166,15 +196,44 @@ impl Generation {
                 previous.clients.connections().clone(),
             ))
         };
-        let rewrites = Arc::new(rewrite_regexes(&table.routes));
+        let rewrites = if touched(|v| v.routes.iter().any(|r| r.policy.rewrite.is_some()))
+            || table.routes.default_route != previous.table.routes.default_route
+        {
+            Arc::new(rewrite_regexes(&table.routes))
+        } else {
+            Arc::clone(&previous.rewrites)
+        };
         let default_spec = UpstreamSpec::default();
         let mut upstreams = HashMap::new();
-        let ids = table
-            .routes
-            .upstreams
-            .keys()
-            .chain(table.routes.referenced_upstreams());
-        for id in ids {
+        // Upstreams referenced without a spec (only hand-made tables have them) get the
+        // default one. Walking every route for them is skipped when the unchanged hosts'
+        // references are known to have specs: none lacked one before, and no spec went.
+        let specs = &table.routes.upstreams;
+        let kept_specs = || {
+            previous
+                .table
+                .routes
+                .upstreams
+                .keys()
+                .all(|id| specs.contains_key(id))
+        };
+        let referenced: BTreeSet<&UpstreamId> = match &changes {
+            Some(changes) if !previous.unspecified && kept_specs() => changes
+                .iter()
+                .filter_map(|c| c.new)
+                .flat_map(|v| v.upstream_refs())
+                .chain(
+                    table
+                        .routes
+                        .default_route
+                        .iter()
+                        .flat_map(Route::upstream_refs),
+                )
+                .collect(),
+            _ => table.routes.referenced_upstreams(),
+        };
+        let unspecified = referenced.iter().any(|id| !specs.contains_key(*id));
+        for id in specs.keys().chain(referenced) {
             if upstreams.contains_key(id) {
                 continue;
             }
@@ -199,6 +258,7 @@ impl Generation {
             blocking,
             rewrites,
             clients,
+            unspecified,
         })
     }
 
@@ -215,6 +275,7 @@ impl Generation {
             blocking: Arc::clone(&self.blocking),
             rewrites: Arc::clone(&self.rewrites),
             clients: Arc::clone(&self.clients),
+            unspecified: self.unspecified,
         }
     }
 
@@ -261,18 +322,18 @@ fn rewrite_regexes(routes: &Routes) -> HashMap<String, Regex> {
 
 /// Checks what the router does not: every fixed status is a valid HTTP status, every redirect
 /// a 3xx with a `Location` that fits in a header. Failing here keeps the old generation.
-fn validate(routes: &Routes) -> Result<(), ProxyError> {
-    let hosts = routes
-        .virtual_hosts
-        .iter()
-        .flat_map(|v| v.routes.iter().map(move |r| (v.host.to_string(), r)));
-    let default = routes
-        .default_route
-        .iter()
-        .map(|r| ("(default)".to_owned(), r));
-    for (host, route) in hosts.chain(default) {
+fn validate<'a>(
+    virtual_hosts: impl Iterator<Item = &'a Arc<VirtualHost>>,
+    default_route: Option<&Route>,
+) -> Result<(), ProxyError> {
+    let hosts = virtual_hosts.flat_map(|v| v.routes.iter().map(move |r| (Some(&v.host), r)));
+    for (host, route) in hosts.chain(default_route.map(|r| (None, r))) {
         check_route(route).map_err(|problem| ProxyError::InvalidTable {
-            reason: format!("host {host} path {}: {problem}", route.path),
+            reason: format!(
+                "host {} path {}: {problem}",
+                host.map_or_else(|| "(default)".to_owned(), ToString::to_string),
+                route.path
+            ),
         })?;
     }
     Ok(())

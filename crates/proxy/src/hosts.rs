@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use sluice_ingress_model::{HostPattern, Routes, VirtualHost};
+use sluice_ingress_model::{HostPattern, Routes, VirtualHost, host_changes};
 
 use crate::client_cert::ClientAuthRuntime;
 
@@ -27,66 +27,89 @@ pub(crate) struct HostRuntime {
     pub server_config: Option<Arc<ServerConfig>>,
 }
 
-/// Virtual hosts by request host.
-#[derive(Debug, Default)]
+/// Virtual hosts by request host. Cheap to clone (keys and values are shared), so a change of a
+/// few hosts copies the maps and replaces those.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct HostIndex {
-    exact: HashMap<String, usize>,
-    wildcard: HashMap<String, usize>,
-    any: Option<usize>,
-    hosts: Vec<Arc<HostRuntime>>,
-    /// The virtual host each runtime was made from.
+    exact: HashMap<Arc<str>, Arc<HostRuntime>>,
+    wildcard: HashMap<Arc<str>, Arc<HostRuntime>>,
+    any: Option<Arc<HostRuntime>>,
+    /// The virtual hosts the runtimes were made from.
     sources: Vec<Arc<VirtualHost>>,
 }
 
 impl HostIndex {
     /// Indexes `routes`, building each host's runtime with `make`. The first virtual host of a
-    /// pattern wins, as in the router. With `previous`, the runtime of a virtual host equal to
-    /// the one it was made from there is shared instead of made again.
+    /// pattern wins, as in the router. With `previous`, only the virtual hosts that differ
+    /// from the ones it was made from get a new runtime (when both lists are sorted by
+    /// pattern, as `build` makes them; otherwise everything is made again).
     pub fn build(
         routes: &Routes,
         previous: Option<&HostIndex>,
         mut make: impl FnMut(&VirtualHost) -> HostRuntime,
     ) -> Self {
-        let mut index = Self::default();
-        for vhost in &routes.virtual_hosts {
-            if index.slot(&vhost.host).is_some() {
-                continue;
-            }
-            let reused = previous
-                .and_then(|p| p.slot(&vhost.host).map(|i| (p, i)))
-                .filter(|(p, i)| p.sources.get(*i).is_some_and(|old| old == vhost))
-                .and_then(|(p, i)| p.hosts.get(i).cloned());
-            let id = index.hosts.len();
-            index
-                .hosts
-                .push(reused.unwrap_or_else(|| Arc::new(make(vhost))));
-            index.sources.push(Arc::clone(vhost));
-            match &vhost.host {
-                HostPattern::Exact(host) => {
-                    index.exact.insert(host.clone(), id);
+        let changes =
+            previous.and_then(|p| Some((p, host_changes(&p.sources, &routes.virtual_hosts)?)));
+        let mut index = match changes {
+            Some((previous, changes)) => {
+                let mut index = previous.clone();
+                for old in changes.iter().filter_map(|c| c.old) {
+                    index.remove(&old.host);
                 }
-                HostPattern::Wildcard(suffix) => {
-                    index.wildcard.insert(suffix.clone(), id);
+                for new in changes.iter().filter_map(|c| c.new) {
+                    index.insert(&new.host, Arc::new(make(new)));
                 }
-                HostPattern::Any => index.any = Some(id),
+                index
             }
-        }
+            None => {
+                let mut index = Self::default();
+                for vhost in &routes.virtual_hosts {
+                    if !index.contains(&vhost.host) {
+                        index.insert(&vhost.host, Arc::new(make(vhost)));
+                    }
+                }
+                index
+            }
+        };
+        index.sources = routes.virtual_hosts.clone();
         index
     }
 
-    /// The position of a host pattern's runtime.
-    fn slot(&self, pattern: &HostPattern) -> Option<usize> {
+    fn contains(&self, pattern: &HostPattern) -> bool {
         match pattern {
-            HostPattern::Exact(host) => self.exact.get(host).copied(),
-            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix).copied(),
-            HostPattern::Any => self.any,
+            HostPattern::Exact(host) => self.exact.contains_key(host.as_str()),
+            HostPattern::Wildcard(suffix) => self.wildcard.contains_key(suffix.as_str()),
+            HostPattern::Any => self.any.is_some(),
+        }
+    }
+
+    fn insert(&mut self, pattern: &HostPattern, runtime: Arc<HostRuntime>) {
+        match pattern {
+            HostPattern::Exact(host) => {
+                self.exact.insert(Arc::from(host.as_str()), runtime);
+            }
+            HostPattern::Wildcard(suffix) => {
+                self.wildcard.insert(Arc::from(suffix.as_str()), runtime);
+            }
+            HostPattern::Any => self.any = Some(runtime),
+        }
+    }
+
+    fn remove(&mut self, pattern: &HostPattern) {
+        match pattern {
+            HostPattern::Exact(host) => {
+                self.exact.remove(host.as_str());
+            }
+            HostPattern::Wildcard(suffix) => {
+                self.wildcard.remove(suffix.as_str());
+            }
+            HostPattern::Any => self.any = None,
         }
     }
 
     /// The virtual host of a normalised request host (lowercase, no port).
     pub fn find(&self, host: &str) -> Option<&Arc<HostRuntime>> {
-        self.find_named(host)
-            .or_else(|| self.any.and_then(|i| self.hosts.get(i)))
+        self.find_named(host).or(self.any.as_ref())
     }
 
     /// The exact or wildcard virtual host of a name, ignoring the host-less one (TLS server
@@ -100,14 +123,14 @@ impl HostIndex {
         } else {
             host
         };
-        if let Some(&i) = self.exact.get(host) {
-            return self.hosts.get(i);
+        if let Some(runtime) = self.exact.get(host) {
+            return Some(runtime);
         }
         let (first, rest) = host.split_once('.')?;
         if first.is_empty() {
             return None;
         }
-        self.wildcard.get(rest).and_then(|&i| self.hosts.get(i))
+        self.wildcard.get(rest)
     }
 }
 

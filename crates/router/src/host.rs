@@ -5,64 +5,92 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use sluice_ingress_model::{HostPattern, normalize_host};
 
-/// Host patterns to virtual host ids.
-#[derive(Debug, Default)]
-pub(crate) struct HostIndex {
-    /// `foo.example.com` → id.
-    exact: HashMap<Box<str>, u32>,
-    /// `*.example.com`, keyed by `example.com` → id.
-    wildcard: HashMap<Box<str>, u32>,
-    /// The host-less virtual host.
-    any: Option<u32>,
+/// Host patterns to their values (compiled virtual hosts). Cheap to clone: keys are shared.
+#[derive(Clone, Debug)]
+pub(crate) struct HostIndex<T> {
+    exact: HashMap<Arc<str>, T>,
+    wildcard: HashMap<Arc<str>, T>,
+    any: Option<T>,
 }
 
-impl HostIndex {
-    /// Adds a virtual host; returns false when the pattern is already taken. When a pattern
-    /// appears twice the first keeps it, as with the reference (`min_by_key` keeps the first of
-    /// equals).
-    pub(crate) fn insert(&mut self, pattern: &HostPattern, id: u32) -> bool {
+impl<T> Default for HostIndex<T> {
+    fn default() -> Self {
+        Self {
+            exact: HashMap::new(),
+            wildcard: HashMap::new(),
+            any: None,
+        }
+    }
+}
+
+impl<T> HostIndex<T> {
+    /// Adds `value` for `pattern` unless the pattern has one already (the first wins);
+    /// whether it was added.
+    pub(crate) fn insert(&mut self, pattern: &HostPattern, value: T) -> bool {
         let (map, key) = match pattern {
             HostPattern::Exact(name) => (&mut self.exact, name),
             HostPattern::Wildcard(suffix) => (&mut self.wildcard, suffix),
             HostPattern::Any => {
                 let vacant = self.any.is_none();
-                self.any.get_or_insert(id);
+                if vacant {
+                    self.any = Some(value);
+                }
                 return vacant;
             }
         };
-        match map.entry(Box::from(key.as_str())) {
+        match map.entry(Arc::from(key.as_str())) {
             Entry::Vacant(slot) => {
-                slot.insert(id);
+                slot.insert(value);
                 true
             }
             Entry::Occupied(_) => false,
         }
     }
 
-    /// The virtual host for a normalised host: exact, else a wildcard whose suffix follows the
-    /// first (non-empty) label, else the host-less one.
-    pub(crate) fn find(&self, host: &str) -> Option<u32> {
+    /// Whether a pattern has a value.
+    pub(crate) fn contains(&self, pattern: &HostPattern) -> bool {
+        match pattern {
+            HostPattern::Exact(name) => self.exact.contains_key(name.as_str()),
+            HostPattern::Wildcard(suffix) => self.wildcard.contains_key(suffix.as_str()),
+            HostPattern::Any => self.any.is_some(),
+        }
+    }
+
+    /// Takes a pattern's value out.
+    pub(crate) fn remove(&mut self, pattern: &HostPattern) {
+        match pattern {
+            HostPattern::Exact(name) => {
+                self.exact.remove(name.as_str());
+            }
+            HostPattern::Wildcard(suffix) => {
+                self.wildcard.remove(suffix.as_str());
+            }
+            HostPattern::Any => self.any = None,
+        }
+    }
+
+    /// The value of a normalised request host: exact, then one-label wildcard, then any.
+    pub(crate) fn find(&self, host: &str) -> Option<&T> {
         if !self.exact.is_empty()
-            && let Some(&id) = self.exact.get(host)
+            && let Some(value) = self.exact.get(host)
         {
-            return Some(id);
+            return Some(value);
         }
         if !self.wildcard.is_empty()
             && let Some((first, suffix)) = host.split_once('.')
             && !first.is_empty()
-            && let Some(&id) = self.wildcard.get(suffix)
+            && let Some(value) = self.wildcard.get(suffix)
         {
-            return Some(id);
+            return Some(value);
         }
-        self.any
+        self.any.as_ref()
     }
 }
 
-/// [`normalize_host`], skipping its work for a host that is already normal: only lowercase
-/// letters, digits, `-` and `.`, and no trailing `.` (then `normalize_host` returns it as is).
 pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
     let bytes = host.as_bytes();
     let plain = bytes
@@ -105,11 +133,15 @@ mod tests {
         assert!(index.insert(&HostPattern::Exact("a.example.com".into()), 2));
         assert!(!index.insert(&HostPattern::Exact("a.example.com".into()), 3));
         assert!(!index.insert(&HostPattern::Any, 4));
-        assert_eq!(index.find("a.example.com"), Some(2));
-        assert_eq!(index.find("b.example.com"), Some(1));
-        assert_eq!(index.find("c.b.example.com"), Some(0));
-        assert_eq!(index.find(".example.com"), Some(0));
-        assert_eq!(index.find("example.com"), Some(0));
-        assert_eq!(HostIndex::default().find("x"), None);
+        assert_eq!(index.find("a.example.com"), Some(&2));
+        assert_eq!(index.find("b.example.com"), Some(&1));
+        assert_eq!(index.find("c.b.example.com"), Some(&0));
+        assert_eq!(index.find(".example.com"), Some(&0));
+        assert_eq!(index.find("example.com"), Some(&0));
+        assert_eq!(HostIndex::<u32>::default().find("x"), None);
+        index.remove(&HostPattern::Exact("a.example.com".into()));
+        index.remove(&HostPattern::Any);
+        assert_eq!(index.find("a.example.com"), Some(&1));
+        assert_eq!(index.find("example.com"), None);
     }
 }

@@ -1,11 +1,10 @@
 //! The compiled router: host index → per-host path index (matchit tree plus a linear list) →
 //! route, falling back to the table's default route.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_ingress_model::{
-    HostPattern, NoAttributes, RequestAttributes, Route, Routes, VirtualHost,
+    NoAttributes, RequestAttributes, Route, Routes, VirtualHost, host_changes,
 };
 
 use crate::condition::Conditions;
@@ -22,11 +21,10 @@ use crate::path::PathIndex;
 /// documentation for how.
 #[derive(Debug)]
 pub struct Router {
-    /// Normalised host → index into `virtual_hosts`.
-    hosts: HostIndex,
-    /// The compiled virtual hosts that can be chosen (a pattern listed twice keeps the first),
-    /// each with the table's virtual host it was compiled from.
-    virtual_hosts: Vec<(Arc<VirtualHost>, Arc<HostRoutes>)>,
+    /// Normalised host → its compiled virtual host.
+    hosts: HostIndex<Arc<HostRoutes>>,
+    /// The virtual hosts this router was compiled from, for [`Router::update`].
+    sources: Vec<Arc<VirtualHost>>,
     /// Serves requests nothing else matches.
     default_route: Option<Arc<Route>>,
 }
@@ -52,45 +50,44 @@ struct CompiledRoute {
 
 impl Router {
     /// Compiles the routes of a table. The router keeps its own copy of the routes it needs
-    /// (policies are shared through their `Arc`).
+    /// (policies are shared through their `Arc`). A host pattern listed twice keeps the first.
     pub fn new(routes: &Routes) -> Result<Router, RouterError> {
-        Self::compile(routes, None)
-    }
-
-    /// Compiles `routes`, reusing this router's compiled form of every virtual host that is
-    /// equal in both tables (the same `Arc`, or equal contents), so a change to a few hosts
-    /// costs a few hosts' compilation plus the host index.
-    pub fn update(&self, routes: &Routes) -> Result<Router, RouterError> {
-        Self::compile(routes, Some(self))
-    }
-
-    fn compile(routes: &Routes, previous: Option<&Router>) -> Result<Router, RouterError> {
-        let reusable: HashMap<&HostPattern, &(Arc<VirtualHost>, Arc<HostRoutes>)> = previous
-            .map(|p| p.virtual_hosts.iter().map(|e| (&e.0.host, e)).collect())
-            .unwrap_or_default();
-        let mut router = Router {
-            hosts: HostIndex::default(),
-            virtual_hosts: Vec::with_capacity(routes.virtual_hosts.len()),
-            default_route: routes.default_route.clone().map(Arc::new),
-        };
+        let mut hosts = HostIndex::default();
         for vhost in &routes.virtual_hosts {
-            let host_id = u32::try_from(router.virtual_hosts.len()).map_err(|_| {
-                RouterError::TooManyRoutes {
-                    host: vhost.host.to_string(),
-                    pattern: String::new(),
-                }
-            })?;
-            if !router.hosts.insert(&vhost.host, host_id) {
+            if hosts.contains(&vhost.host) {
                 continue;
             }
-            let compiled = match reusable.get(&vhost.host) {
-                // `Arc`'s equality compares pointers first.
-                Some((old, compiled)) if old == vhost => Arc::clone(compiled),
-                _ => Arc::new(HostRoutes::compile(vhost)?),
-            };
-            router.virtual_hosts.push((Arc::clone(vhost), compiled));
+            hosts.insert(&vhost.host, Arc::new(HostRoutes::compile(vhost)?));
         }
-        Ok(router)
+        Ok(Router {
+            hosts,
+            sources: routes.virtual_hosts.clone(),
+            default_route: routes.default_route.clone().map(Arc::new),
+        })
+    }
+
+    /// Compiles `routes` from this router: only the virtual hosts that differ from the ones
+    /// it was compiled from are compiled, the others are shared (an unchanged virtual host of
+    /// an incremental build costs a pointer comparison). Tables whose virtual hosts are not
+    /// sorted by pattern are compiled from scratch.
+    pub fn update(&self, routes: &Routes) -> Result<Router, RouterError> {
+        let Some(changes) = host_changes(&self.sources, &routes.virtual_hosts) else {
+            return Self::new(routes);
+        };
+        let mut hosts = self.hosts.clone();
+        for change in &changes {
+            if let Some(old) = change.old {
+                hosts.remove(&old.host);
+            }
+        }
+        for vhost in changes.iter().filter_map(|c| c.new) {
+            hosts.insert(&vhost.host, Arc::new(HostRoutes::compile(vhost)?));
+        }
+        Ok(Router {
+            hosts,
+            sources: routes.virtual_hosts.clone(),
+            default_route: routes.default_route.clone().map(Arc::new),
+        })
     }
 
     /// The route serving `host` and `path`, ignoring routes with extra conditions.
@@ -122,8 +119,7 @@ impl Router {
         let in_host = self
             .hosts
             .find(&host)
-            .and_then(|id| self.virtual_hosts.get(id as usize))
-            .and_then(|(_, vhost)| vhost.lookup(path, request));
+            .and_then(|vhost| vhost.lookup(path, request));
         in_host.or(self.default_route.as_ref())
     }
 }

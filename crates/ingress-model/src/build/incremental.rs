@@ -24,7 +24,7 @@ use crate::host::HostPattern;
 use crate::key::{Kind, ObjectKey};
 use crate::objects::{ConfigMap, EndpointSlice, Ingress, IngressClass, Secret, Service};
 use crate::snapshot::{BuildOptions, Snapshot};
-use crate::table::{Action, Route, UpstreamId, VirtualHost};
+use crate::table::{Route, UpstreamId, VirtualHost};
 
 /// Builds one snapshot after another, reusing the previous result where a change cannot reach
 /// (see the module documentation). Each result equals [`super::build`] of the same snapshot.
@@ -404,31 +404,18 @@ fn changed_keys<V: PartialEq>(
 
 /// The upstreams a virtual host refers to.
 fn collect_refs(vhost: &VirtualHost, into: &mut BTreeSet<UpstreamId>) {
-    let mut counts = BTreeMap::new();
-    count_refs(vhost, &mut counts, true);
-    into.extend(counts.into_keys());
+    into.extend(vhost.upstream_refs().cloned());
 }
 
 /// Adds (or takes away) a virtual host's references to upstreams.
 fn count_refs(vhost: &VirtualHost, counts: &mut BTreeMap<UpstreamId, usize>, add: bool) {
-    for route in &vhost.routes {
-        count_route(route, counts, add);
-    }
-    if let Some(id) = &vhost.policy.passthrough {
+    for id in vhost.upstream_refs() {
         count(id, counts, add);
     }
 }
 
 fn count_route(route: &Route, counts: &mut BTreeMap<UpstreamId, usize>, add: bool) {
-    if let Action::Forward(forward) = &route.action {
-        for backend in &forward.backends {
-            count(&backend.upstream, counts, add);
-        }
-        if let Some(canary) = &forward.canary {
-            count(&canary.upstream, counts, add);
-        }
-    }
-    if let Some(id) = &route.policy.default_backend {
+    for id in route.upstream_refs() {
         count(id, counts, add);
     }
 }

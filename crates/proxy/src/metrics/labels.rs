@@ -22,6 +22,7 @@ use http::Method;
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder};
 use sluice_ingress_model::{
     Action, HostPattern, ObjectKey, Route, RouteOrigin, Routes, UpstreamId, VirtualHost,
+    host_changes,
 };
 
 use super::requests::RequestSeries;
@@ -108,8 +109,8 @@ struct HostSets {
 /// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
 #[derive(Clone, Debug)]
 pub struct HostLabels {
-    exact: HashMap<String, Arc<str>>,
-    wildcard: HashMap<String, Arc<str>>,
+    exact: HashMap<Arc<str>, Arc<str>>,
+    wildcard: HashMap<Arc<str>, Arc<str>>,
     unknown: Arc<str>,
 }
 
@@ -158,16 +159,17 @@ impl HostLabels {
     /// Adds the label of a host pattern and returns it.
     fn learn(&mut self, pattern: &HostPattern) -> Arc<str> {
         match pattern {
-            HostPattern::Exact(host) => self
-                .exact
-                .entry(host.clone())
-                .or_insert_with(|| Arc::from(host.as_str()))
-                .clone(),
-            HostPattern::Wildcard(suffix) => self
-                .wildcard
-                .entry(suffix.clone())
-                .or_insert_with(|| Arc::from(format!("*.{suffix}")))
-                .clone(),
+            HostPattern::Exact(host) => {
+                let label: Arc<str> = Arc::from(host.as_str());
+                self.exact.insert(label.clone(), label.clone());
+                label
+            }
+            HostPattern::Wildcard(suffix) => {
+                let label: Arc<str> = Arc::from(format!("*.{suffix}"));
+                self.wildcard
+                    .insert(Arc::from(suffix.as_str()), label.clone());
+                label
+            }
             HostPattern::Any => self.unknown.clone(),
         }
     }
@@ -175,16 +177,16 @@ impl HostLabels {
     /// Removes the label of a host pattern.
     fn forget(&mut self, pattern: &HostPattern) {
         match pattern {
-            HostPattern::Exact(host) => self.exact.remove(host),
-            HostPattern::Wildcard(suffix) => self.wildcard.remove(suffix),
+            HostPattern::Exact(host) => self.exact.remove(host.as_str()),
+            HostPattern::Wildcard(suffix) => self.wildcard.remove(suffix.as_str()),
             HostPattern::Any => None,
         };
     }
 
     fn of_pattern(&self, pattern: &HostPattern) -> Arc<str> {
         match pattern {
-            HostPattern::Exact(host) => self.exact.get(host).cloned(),
-            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix).cloned(),
+            HostPattern::Exact(host) => self.exact.get(host.as_str()).cloned(),
+            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix.as_str()).cloned(),
             HostPattern::Any => None,
         }
         .unwrap_or_else(|| self.unknown.clone())
@@ -204,11 +206,12 @@ impl LabelIndex {
         for vhost in &routes.virtual_hosts {
             match &vhost.host {
                 HostPattern::Exact(host) => {
-                    hosts.exact.insert(host.clone(), Arc::from(host.as_str()));
+                    let label: Arc<str> = Arc::from(host.as_str());
+                    hosts.exact.insert(label.clone(), label);
                 }
                 HostPattern::Wildcard(suffix) => {
                     let label = Arc::from(format!("*.{suffix}"));
-                    hosts.wildcard.insert(suffix.clone(), label);
+                    hosts.wildcard.insert(Arc::from(suffix.as_str()), label);
                 }
                 HostPattern::Any => {}
             }
@@ -269,32 +272,20 @@ impl LabelIndex {
         old: &Routes,
         old_index: &LabelIndex,
     ) -> Option<(Self, Vec<Arc<RouteLabels>>)> {
-        let any = |r: &Routes| r.virtual_hosts.iter().any(|v| v.host == HostPattern::Any);
+        // Sorted tables (the only ones `host_changes` accepts) have the host-less one last.
+        let any = |r: &Routes| {
+            r.virtual_hosts
+                .last()
+                .is_some_and(|v| v.host == HostPattern::Any)
+        };
         if old.default_route != routes.default_route || any(old) || any(routes) {
             return None;
         }
+        let changes = host_changes(&old.virtual_hosts, &routes.virtual_hosts)?;
         let mut index = old_index.clone();
         let mut dropped = Vec::new();
-        let (mut a, mut b) = (
-            old.virtual_hosts.iter().peekable(),
-            routes.virtual_hosts.iter().peekable(),
-        );
-        loop {
-            let (gone, came) = match (a.peek(), b.peek()) {
-                (None, None) => break,
-                (Some(_), None) => (a.next(), None),
-                (None, Some(_)) => (None, b.next()),
-                (Some(x), Some(y)) => match x.host.cmp(&y.host) {
-                    std::cmp::Ordering::Less => (a.next(), None),
-                    std::cmp::Ordering::Greater => (None, b.next()),
-                    std::cmp::Ordering::Equal if x == y => {
-                        a.next();
-                        b.next();
-                        continue;
-                    }
-                    std::cmp::Ordering::Equal => (a.next(), b.next()),
-                },
-            };
+        for change in changes {
+            let (gone, came) = (change.old, change.new);
             if let Some(vhost) = gone {
                 let host = index.hosts.of_pattern(&vhost.host);
                 if let Some(sets) = index.by_host.remove(&host) {
