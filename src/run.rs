@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use tracing::{error, info, warn};
 
-use crate::model::{BuildOptions, Built, Incremental, RouteTable, Severity, Snapshot};
+use crate::model::{
+    BuildOptions, Built, ConfigMap, Incremental, ObjectKey, RouteTable, Severity, Snapshot,
+};
 use crate::proxy::{Change, Handle, Telemetry};
 
 /// Builds tables (incrementally: a change re-builds only the hosts it touches) and logs each
@@ -20,6 +22,8 @@ pub struct Reporter {
     seen: BTreeSet<String>,
     telemetry: Option<Telemetry>,
     config_report: Option<serde_json::Value>,
+    /// The controller ConfigMap (key and object) the last report was made from.
+    reported: Option<Option<(ObjectKey, Option<ConfigMap>)>>,
 }
 
 /// Publishes the ConfigMap report of the last build on the admin listener (`/debug/config`).
@@ -97,7 +101,15 @@ impl Reporter {
         let built = self.incremental.build(snapshot, &opts);
         if let Some(telemetry) = &self.telemetry {
             telemetry.built(&built, started.elapsed());
-            self.config_report = Some(crate::observe::config_report(snapshot, &opts));
+            // The report only changes with the controller ConfigMap.
+            let config = opts
+                .controller_config
+                .as_ref()
+                .map(|key| (key.clone(), snapshot.config_maps.get(key).cloned()));
+            if self.reported.as_ref() != Some(&config) {
+                self.config_report = Some(crate::observe::config_report(snapshot, &opts));
+                self.reported = Some(config);
+            }
         }
         let mut current = BTreeSet::new();
         let model = built
