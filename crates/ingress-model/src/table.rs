@@ -436,6 +436,48 @@ impl Routes {
     }
 }
 
+/// [`host_changes`] between two tables, computed once and handed to everything that keeps
+/// per-host state, each of which checks it was computed from its own source list.
+#[derive(Debug)]
+pub struct HostDiff<'a> {
+    old: &'a [Arc<VirtualHost>],
+    new: &'a [Arc<VirtualHost>],
+    changes: Option<Vec<HostChange<'a>>>,
+}
+
+impl<'a> HostDiff<'a> {
+    /// The virtual hosts that differ from `old` to `new`.
+    pub fn new(old: &'a Routes, new: &'a Routes) -> Self {
+        Self {
+            old: &old.virtual_hosts,
+            new: &new.virtual_hosts,
+            changes: host_changes(&old.virtual_hosts, &new.virtual_hosts),
+        }
+    }
+
+    /// The changes, if any could be listed (see [`host_changes`]).
+    pub fn changes(&self) -> Option<&[HostChange<'a>]> {
+        self.changes.as_deref()
+    }
+
+    /// The changes from `from` to `to`, when this diff was computed between exactly these
+    /// lists: `to` is the same slice, `from` holds the same virtual hosts (by pointer).
+    pub fn between(
+        &self,
+        from: &[Arc<VirtualHost>],
+        to: &[Arc<VirtualHost>],
+    ) -> Option<&[HostChange<'a>]> {
+        let same_to = std::ptr::eq(self.new, to);
+        let same_from = from.len() == self.old.len()
+            && from.iter().zip(self.old).all(|(a, b)| Arc::ptr_eq(a, b));
+        if same_to && same_from {
+            self.changes()
+        } else {
+            None
+        }
+    }
+}
+
 /// [`Routes::host_changes`] over two lists of virtual hosts.
 pub fn host_changes<'a>(
     old: &'a [Arc<VirtualHost>],

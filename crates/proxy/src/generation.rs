@@ -10,8 +10,8 @@ use regex::Regex;
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 use sluice_ingress_model::{
-    Action, PathMatch, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec, UpstreamId,
-    VirtualHost,
+    Action, HostDiff, PathMatch, Route, RouteTable, Routes, Settings, Upstream as UpstreamSpec,
+    UpstreamId, VirtualHost,
 };
 use sluice_router::Router;
 
@@ -96,16 +96,17 @@ impl Generation {
         default_certificate: &Arc<CertifiedKey>,
     ) -> Result<Self, ProxyError> {
         // The virtual hosts that differ from the previous table's; `None` means "assume all".
-        let changes = table.routes.host_changes(&previous.table.routes);
+        let diff = HostDiff::new(&previous.table.routes, &table.routes);
+        let changes = diff.changes();
         let touched = |what: fn(&VirtualHost) -> bool| {
-            changes.as_ref().is_none_or(|changes| {
+            changes.is_none_or(|changes| {
                 changes
                     .iter()
                     .flat_map(|c| c.old.into_iter().chain(c.new))
                     .any(|v| what(v))
             })
         };
-        match &changes {
+        match changes {
             Some(changes) => validate(
                 changes.iter().filter_map(|c| c.new),
                 table.routes.default_route.as_ref(),
@@ -115,7 +116,7 @@ impl Generation {
                 table.routes.default_route.as_ref(),
             )?,
         }
-        let router = previous.router.update(&table.routes)?;
+        let router = previous.router.update_with(&table.routes, &diff)?;
         let certificates = if !touched(|v| v.tls.is_some())
             && table.routes.certificates == previous.table.routes.certificates
             && table.routes.default_certificate == previous.table.routes.default_certificate
@@ -135,7 +136,7 @@ impl Generation {
         let same_tls = settings.tls == previous.settings().tls
             && settings.client == previous.settings().client
             && Arc::ptr_eq(&certificates, &previous.certificates);
-        let reusable = same_tls.then_some(&*previous.hosts);
+        let reusable = same_tls.then_some((&*previous.hosts, &diff));
         let hosts = HostIndex::build(&table.routes, reusable, |vhost| {
             let client_auth = vhost
                 .policy
@@ -217,7 +218,7 @@ impl Generation {
                 .keys()
                 .all(|id| specs.contains_key(id))
         };
-        let referenced: BTreeSet<&UpstreamId> = match &changes {
+        let referenced: BTreeSet<&UpstreamId> = match changes {
             Some(changes) if !previous.unspecified && kept_specs() => changes
                 .iter()
                 .filter_map(|c| c.new)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use sluice_ingress_model::{HostPattern, Routes, VirtualHost, host_changes};
+use sluice_ingress_model::{HostDiff, HostPattern, Routes, VirtualHost, host_changes};
 
 use crate::client_cert::ClientAuthRuntime;
 
@@ -45,11 +45,23 @@ impl HostIndex {
     /// pattern, as `build` makes them; otherwise everything is made again).
     pub fn build(
         routes: &Routes,
-        previous: Option<&HostIndex>,
+        previous: Option<(&HostIndex, &HostDiff<'_>)>,
         mut make: impl FnMut(&VirtualHost) -> HostRuntime,
     ) -> Self {
-        let changes =
-            previous.and_then(|p| Some((p, host_changes(&p.sources, &routes.virtual_hosts)?)));
+        // The diff's changes when it was computed from `previous`'s own list, else listed here.
+        let listed;
+        let changes = match previous {
+            Some((previous, diff)) => {
+                match diff.between(&previous.sources, &routes.virtual_hosts) {
+                    Some(changes) => Some((previous, changes)),
+                    None => {
+                        listed = host_changes(&previous.sources, &routes.virtual_hosts);
+                        listed.as_deref().map(|changes| (previous, changes))
+                    }
+                }
+            }
+            None => None,
+        };
         let mut index = match changes {
             Some((previous, changes)) => {
                 let mut index = previous.clone();
@@ -204,7 +216,8 @@ mod tests {
             virtual_hosts: vec![a, Arc::new(changed)],
             ..Routes::default()
         };
-        let second = HostIndex::build(&new, Some(&first), runtime);
+        let diff = HostDiff::new(&old, &new);
+        let second = HostIndex::build(&new, Some((&first, &diff)), runtime);
         let (old_a, new_a) = (first.find("a.example.com"), second.find("a.example.com"));
         assert!(Arc::ptr_eq(old_a.unwrap(), new_a.unwrap()));
         assert!(!Arc::ptr_eq(

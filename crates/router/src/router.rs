@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sluice_ingress_model::{
-    NoAttributes, RequestAttributes, Route, Routes, VirtualHost, host_changes,
+    HostChange, HostDiff, NoAttributes, RequestAttributes, Route, Routes, VirtualHost, host_changes,
 };
 
 use crate::condition::Conditions;
@@ -71,14 +71,25 @@ impl Router {
     /// an incremental build costs a pointer comparison). Tables whose virtual hosts are not
     /// sorted by pattern are compiled from scratch.
     pub fn update(&self, routes: &Routes) -> Result<Router, RouterError> {
-        let Some(changes) = host_changes(&self.sources, &routes.virtual_hosts) else {
-            return Self::new(routes);
-        };
+        match host_changes(&self.sources, &routes.virtual_hosts) {
+            Some(changes) => self.patch(routes, &changes),
+            None => Self::new(routes),
+        }
+    }
+
+    /// As [`Router::update`], with the host changes already listed in `diff` (used when it
+    /// was computed from this router's own table to `routes`, else listed again).
+    pub fn update_with(&self, routes: &Routes, diff: &HostDiff<'_>) -> Result<Router, RouterError> {
+        match diff.between(&self.sources, &routes.virtual_hosts) {
+            Some(changes) => self.patch(routes, changes),
+            None => self.update(routes),
+        }
+    }
+
+    fn patch(&self, routes: &Routes, changes: &[HostChange<'_>]) -> Result<Router, RouterError> {
         let mut hosts = self.hosts.clone();
-        for change in &changes {
-            if let Some(old) = change.old {
-                hosts.remove(&old.host);
-            }
+        for old in changes.iter().filter_map(|c| c.old) {
+            hosts.remove(&old.host);
         }
         for vhost in changes.iter().filter_map(|c| c.new) {
             hosts.insert(&vhost.host, Arc::new(HostRoutes::compile(vhost)?));

@@ -237,22 +237,24 @@ impl Last {
         // From here on the result is committed.
         let routes = &mut self.built.table.routes;
         let mut upstreams_touched = BTreeSet::new();
-        let mut virtual_hosts = Vec::with_capacity(routes.virtual_hosts.len() + fresh.len());
-        for vhost in routes.virtual_hosts.drain(..) {
-            if hosts.contains(&vhost.host) {
+        // The list is sorted by pattern, one virtual host each (as `build` makes it): the
+        // touched hosts are found, taken out and put in by binary search.
+        let virtual_hosts = &mut routes.virtual_hosts;
+        for host in &hosts {
+            if let Ok(i) = virtual_hosts.binary_search_by(|v| v.host.cmp(host)) {
+                let vhost = virtual_hosts.remove(i);
                 count_refs(&vhost, &mut self.upstream_refs, false);
                 collect_refs(&vhost, &mut upstreams_touched);
-            } else {
-                virtual_hosts.push(vhost);
             }
         }
-        for vhost in fresh.values() {
-            count_refs(vhost, &mut self.upstream_refs, true);
-            collect_refs(vhost, &mut upstreams_touched);
+        for vhost in fresh.into_values() {
+            count_refs(&vhost, &mut self.upstream_refs, true);
+            collect_refs(&vhost, &mut upstreams_touched);
+            match virtual_hosts.binary_search_by(|v| v.host.cmp(&vhost.host)) {
+                Ok(i) => virtual_hosts[i] = vhost,
+                Err(i) => virtual_hosts.insert(i, vhost),
+            }
         }
-        virtual_hosts.extend(fresh.into_values());
-        virtual_hosts.sort_by(|a, b| a.host.cmp(&b.host));
-        routes.virtual_hosts = virtual_hosts;
         let endpoints = &mut self.built.table.endpoints;
         for id in upstreams_touched {
             let referenced = self.upstream_refs.get(&id).is_some_and(|&n| n > 0);
