@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import http.client
+import http.server
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import configs  # noqa: E402
@@ -399,6 +401,136 @@ def propagation(env, loaded, samples):
             "apply_ms": [a for a in apply_ms if a is not None]}
 
 
+class _OriginB(http.server.BaseHTTPRequestHandler):
+    """A second origin, told apart by its `X-Origin: b` header."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (the handler's required name)
+        self.send_response(200)
+        self.send_header("X-Origin", "b")
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"b")
+
+    def log_message(self, *args):
+        pass
+
+
+SHIFT_ROUTE = """---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shift
+  namespace: default
+spec:
+  ports:
+  - port: 80
+    protocol: TCP
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shift
+  namespace: default
+spec:
+  ingressClassName: sluice
+  rules:
+  - host: shift.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: shift
+            port:
+              number: 80
+"""
+
+
+def shift_slice(port):
+    """The one EndpointSlice of Service `shift`, pointing at `port` on loopback."""
+    return f"""apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: shift-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: shift
+addressType: IPv4
+ports:
+- port: {port}
+  protocol: TCP
+endpoints:
+- addresses: ["127.0.0.1"]
+  conditions:
+    ready: true
+"""
+
+
+def endpoint_shift(env, loaded, samples):
+    """Rewrite one Service's EndpointSlice between two origins next to `loaded` Ingresses;
+    poll every ms until requests reach the new one."""
+    p = ports()
+    d = tempfile.mkdtemp(prefix="shift-", dir=env.dir)
+    manifests = os.path.join(d, "manifests")
+    os.makedirs(manifests)
+    with open(os.path.join(manifests, "common.yaml"), "w") as f:
+        f.write(configs.sluice_common(env.origin_port, open(env.cert, "rb").read(),
+                                      open(env.key, "rb").read()))
+    with open(os.path.join(manifests, "routes.yaml"), "w") as f:
+        f.write(configs.sluice_hosts(loaded))
+    with open(os.path.join(manifests, "shift.yaml"), "w") as f:
+        f.write(SHIFT_ROUTE)
+    slice_path = os.path.join(manifests, "shift-slice.yaml")
+    with open(slice_path, "w") as f:
+        f.write(shift_slice(env.origin_port))
+    origin_b = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OriginB)
+    threading.Thread(target=origin_b.serve_forever, daemon=True).start()
+    b_port = origin_b.server_address[1]
+    logfile = os.path.join(d, "sluice.log")
+    proc = start_sluice(env, manifests, p, logfile)
+    try:
+        wait_http(p["http"], "shift.example.com", want=200, timeout=300)
+        conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
+        lat, bad = [], 0
+        for i in range(samples):
+            to_b = i % 2 == 0
+            tmp = os.path.join(manifests, ".shift.tmp")
+            with open(tmp, "w") as f:
+                f.write(shift_slice(b_port if to_b else env.origin_port))
+            t0 = time.monotonic()
+            os.rename(tmp, slice_path)
+            while True:
+                try:
+                    conn.request("GET", "/", headers={"Host": "shift.example.com"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    at_b = resp.getheader("X-Origin") == "b"
+                    ok = resp.status == 200
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
+                    at_b, ok = None, False
+                if not ok:
+                    bad += 1
+                if at_b == to_b:
+                    lat.append((time.monotonic() - t0) * 1000)
+                    break
+                if time.monotonic() > t0 + 30:
+                    bad += 1
+                    break
+                time.sleep(0.001)
+            time.sleep(0.05)
+        conn.close()
+        rss = rss_kib(proc.pid)
+    finally:
+        stop(proc)
+        origin_b.shutdown()
+    return {"loaded": loaded, "samples": lat, "failed": bad, "rss_kib": rss}
+
+
 def last_apply_ms(logfile):
     """`apply_us` (diff + router compile + swap) of the gateway's last `config applied` line."""
     with open(logfile) as f:
@@ -446,7 +578,7 @@ def fmt_range(values, digits=1):
     return f"{med:.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
-def report(results, rounds, duration, prop, mem):
+def report(results, rounds, duration, prop, mem, shift=()):
     lines = []
     add = lines.append
     add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run, proxies on "
@@ -496,6 +628,15 @@ def report(results, rounds, duration, prop, mem):
                 f"{pct(s, 99):.1f} | {max(s):.1f} | {r['unexpected_status']} | "
                 f"{r['rss_kib'] / 1024:.1f} MiB | {pct(r['apply_ms'], 50) or 0:.1f} |" if s else f"| {r['loaded']} | 0 | - | - | - | "
                 f"{r['unexpected_status']} | - | - |")
+    if shift:
+        add("\n| endpoint shift (EndpointSlice file rewritten → requests reach the new origin) | "
+            "samples | p50 ms | p99 ms | max ms | failed requests |")
+        add("|---|---|---|---|---|---|")
+        for r in shift:
+            s = r["samples"]
+            if s:
+                add(f"| {r['loaded']} Ingresses loaded | {len(s)} | {pct(s, 50):.1f} | "
+                    f"{pct(s, 99):.1f} | {max(s):.1f} | {r['failed']} |")
     if mem:
         add("\n| RSS (VmRSS, all processes) | " + " | ".join(PROXIES) + " |")
         add("|---|" + "---|" * len(PROXIES))
@@ -514,7 +655,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per run")
     ap.add_argument("--quick", action="store_true", help="3 s runs, fewer propagation samples")
     ap.add_argument("--only", default="", help="comma-separated scenarios (" +
-                    ",".join(SCENARIOS + ["propagation", "memory"]) + ")")
+                    ",".join(SCENARIOS + ["propagation", "endpoints", "memory"]) + ")")
     ap.add_argument("--hosts", type=int, default=10_000, help="hosts in the many-hosts table")
     ap.add_argument("--prop-samples", type=int, default=100)
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated subset")
@@ -533,7 +674,7 @@ def main():
     binary = build_sluice(args.no_build or "sluice" not in PROXIES)
     env = Env(binary)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    results, prop, mem = {}, [], {}
+    results, prop, mem, shift = {}, [], {}, []
     try:
         script = os.path.join(env.dir, "random-hosts.lua")
         with open(script, "w") as f:
@@ -575,17 +716,22 @@ def main():
             for loaded in (100, args.hosts):
                 log(f"propagation with {loaded} Ingresses loaded")
                 prop.append(propagation(env, loaded, args.prop_samples))
+        if (not only or "endpoints" in only) and "sluice" in PROXIES:
+            for loaded in (100, args.hosts):
+                log(f"endpoint shift with {loaded} Ingresses loaded")
+                shift.append(endpoint_shift(env, loaded, args.prop_samples))
         if not only or "memory" in only:
             log("memory at 1k and 10k hosts")
             mem = memory(env, [1000, args.hosts])
     finally:
         env.close()
-    text = report(results, args.rounds, args.duration, prop, mem)
+    text = report(results, args.rounds, args.duration, prop, mem, shift)
     print(text)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()},
                        "propagation": prop,
+                       "endpoint_shift": shift,
                        "memory": {f"{k[0]}/{k[1]}": v for k, v in mem.items()}}, f, indent=1)
 
 
