@@ -129,7 +129,12 @@ fn bench_diff(c: &mut Criterion) {
     assert!(matches!(diff(&old, &endpoints_only), Plan::Endpoints(_)));
 
     let mut added = base.clone();
-    let mut extra = base.ingresses.values().next().cloned().unwrap_or_default();
+    let mut extra = base
+        .ingresses
+        .values()
+        .next()
+        .map(|i| (**i).clone())
+        .unwrap_or_default();
     extra.key.name = "extra".into();
     extra.rules[0].host = Some("extra.example.com".into());
     added.insert_ingress(extra);
@@ -157,7 +162,12 @@ fn bench_apply(c: &mut Criterion) {
     let base = snapshot(10_000);
     let old = build(&base, &opts).table;
     let mut added = base.clone();
-    let mut extra = base.ingresses.values().next().cloned().unwrap_or_default();
+    let mut extra = base
+        .ingresses
+        .values()
+        .next()
+        .map(|i| (**i).clone())
+        .unwrap_or_default();
     extra.key.name = "extra".into();
     extra.rules[0].host = Some("extra.example.com".into());
     added.insert_ingress(extra);

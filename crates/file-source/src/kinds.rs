@@ -2,6 +2,8 @@
 //! `apiVersion` + `kind`, typed decoding with field paths, and the model's conversions.
 //! `v1 List` documents are unpacked here too.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1 as core_v1;
 use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::api::networking::v1 as networking;
@@ -20,7 +22,7 @@ use crate::error::Error;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Object {
     /// An Ingress (any apiVersion).
-    Ingress(Ingress),
+    Ingress(Arc<Ingress>),
     /// An IngressClass.
     IngressClass(IngressClass),
     /// A Service.
@@ -253,7 +255,7 @@ fn decode_object(value: Value, item: Option<usize>, out: &mut Decoded) {
         // A top-level List was unpacked by `decode_document`: this one is an item.
         Target::List => Err((None, Error::NestedList)),
         Target::Ingress => convert::<networking::Ingress, _>(value, |o| Ingress::try_from(o))
-            .map(|o| vec![Object::Ingress(o)]),
+            .map(|o| vec![Object::Ingress(Arc::new(o))]),
         Target::LegacyIngress => {
             let legacy = typed::<LegacyIngress>(value);
             if let Ok(legacy) = &legacy {
@@ -267,7 +269,7 @@ fn decode_object(value: Value, item: Option<usize>, out: &mut Decoded) {
             }
             legacy
                 .and_then(|o| Ingress::try_from(&o).map_err(conversion))
-                .map(|o| vec![Object::Ingress(o)])
+                .map(|o| vec![Object::Ingress(Arc::new(o))])
         }
         Target::IngressClass | Target::LegacyIngressClass => {
             let mut value = value;

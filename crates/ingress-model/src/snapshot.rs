@@ -1,6 +1,7 @@
 //! `Snapshot`, everything a source has seen, and `BuildOptions`, how the controller is configured.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -11,8 +12,9 @@ use crate::objects::{ConfigMap, EndpointSlice, Ingress, IngressClass, PortRef, S
 /// build equal tables whatever order the objects arrived in.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
-    /// Ingresses.
-    pub ingresses: BTreeMap<ObjectKey, Ingress>,
+    /// Ingresses. Shared: sources, the snapshot and [`crate::Incremental`] hold one copy, and
+    /// an unchanged Ingress compares equal by pointer.
+    pub ingresses: BTreeMap<ObjectKey, Arc<Ingress>>,
     /// IngressClasses by name.
     pub ingress_classes: BTreeMap<String, IngressClass>,
     /// Services.
@@ -27,7 +29,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Adds or replaces an Ingress.
-    pub fn insert_ingress(&mut self, ingress: Ingress) {
+    pub fn insert_ingress(&mut self, ingress: impl Into<Arc<Ingress>>) {
+        let ingress = ingress.into();
         self.ingresses.insert(ingress.key.clone(), ingress);
     }
 

@@ -277,8 +277,10 @@ impl Folder {
         match object {
             Object::Ingress(ingress, meta) => {
                 let key = ingress.key.clone();
-                if self.snapshot.ingresses.get(&key) != Some(&*ingress) {
-                    self.snapshot.ingresses.insert(key.clone(), *ingress);
+                if self.snapshot.ingresses.get(&key).map(|i| &**i) != Some(&*ingress) {
+                    self.snapshot
+                        .ingresses
+                        .insert(key.clone(), std::sync::Arc::from(ingress));
                     self.changed = true;
                 }
                 if self.ingress_meta.get(&key) != Some(&meta) {

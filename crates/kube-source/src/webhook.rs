@@ -154,7 +154,9 @@ fn judge_request(
 /// Builds `snapshot` with `candidate` in place of its stored version and judges it.
 pub fn judge(snapshot: &mut Snapshot, opts: &BuildOptions, candidate: Ingress) -> Verdict {
     let key = candidate.key.clone();
-    let stored = snapshot.ingresses.insert(key.clone(), candidate);
+    let stored = snapshot
+        .ingresses
+        .insert(key.clone(), std::sync::Arc::new(candidate));
     let built = build(snapshot, opts);
     match stored {
         Some(stored) => snapshot.ingresses.insert(key.clone(), stored),

@@ -51,7 +51,7 @@ pub enum Reuse {
 #[derive(Debug)]
 struct Last {
     opts: BuildOptions,
-    ingresses: BTreeMap<ObjectKey, Ingress>,
+    ingresses: BTreeMap<ObjectKey, Arc<Ingress>>,
     ingress_classes: BTreeMap<String, IngressClass>,
     services: BTreeMap<ObjectKey, Service>,
     secrets: BTreeMap<ObjectKey, Secret>,
@@ -94,7 +94,7 @@ impl Incremental {
 
 impl Last {
     fn full(snapshot: &Snapshot, opts: &BuildOptions) -> Self {
-        let (built, facts) = build_some(snapshot, opts, snapshot.ingresses.values());
+        let (built, facts) = build_some(snapshot, opts, snapshot.ingresses.values().map(|i| &**i));
         let mut by_host: BTreeMap<HostPattern, BTreeSet<ObjectKey>> = BTreeMap::new();
         for ingress in snapshot.ingresses.values() {
             for host in hosts_of(ingress) {
@@ -219,7 +219,7 @@ impl Last {
         }
         let ingresses: Vec<&Ingress> = members
             .iter()
-            .filter_map(|k| snapshot.ingresses.get(k))
+            .filter_map(|k| snapshot.ingresses.get(k).map(|i| &**i))
             .collect();
         let rebuilt = ingresses.len();
         let (part, facts) = build_some(snapshot, opts, ingresses);

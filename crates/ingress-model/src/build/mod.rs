@@ -57,7 +57,7 @@ pub struct Built {
 /// [`PathMatch::Regex`]. Canary Ingresses attach to the main route of the same host and path
 /// ([`crate::table::Canary`]) after all main Ingresses are in.
 pub fn build(snapshot: &Snapshot, opts: &BuildOptions) -> Built {
-    build_some(snapshot, opts, snapshot.ingresses.values()).0
+    build_some(snapshot, opts, snapshot.ingresses.values().map(|i| &**i)).0
 }
 
 /// What [`incremental`] needs to know about a build besides its result.

@@ -28,7 +28,8 @@ pub fn annotate(world: &mut World, ingress: &str, annotations: &[(&str, &str)]) 
         if name.contains('/') {
             let key = ObjectKey::new(NS, ingress);
             let ing = world.snapshot.ingresses.get_mut(&key).unwrap();
-            ing.annotations
+            Arc::make_mut(ing)
+                .annotations
                 .insert((*name).to_owned(), (*value).to_owned());
         } else {
             world.annotate(ingress, name, value);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sluice_ingress_model::*;
 
@@ -42,7 +43,9 @@ impl Nginx for World {
             .ingresses
             .get_mut(&ObjectKey::new(NS, ingress))
             .unwrap_or_else(|| panic!("no Ingress {ingress}"));
-        ingress.annotations.insert(key_name, value.to_owned());
+        Arc::make_mut(ingress)
+            .annotations
+            .insert(key_name, value.to_owned());
         self
     }
 
@@ -123,11 +126,12 @@ impl Nginx for World {
     }
 
     fn created(&mut self, ingress: &str, at: i64) -> &mut Self {
-        self.snapshot
+        let ingress = self
+            .snapshot
             .ingresses
             .get_mut(&ObjectKey::new(NS, ingress))
-            .unwrap()
-            .created = Some(at);
+            .unwrap();
+        Arc::make_mut(ingress).created = Some(at);
         self
     }
 }

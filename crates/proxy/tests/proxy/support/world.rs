@@ -99,7 +99,7 @@ impl World {
     pub fn tls(&mut self, ingress: &str, hosts: &[&str], secret: &str) -> &mut Self {
         let key = ObjectKey::new(NS, ingress);
         let ingress = self.snapshot.ingresses.get_mut(&key).unwrap();
-        ingress.tls.push(IngressTls {
+        Arc::make_mut(ingress).tls.push(IngressTls {
             hosts: hosts.iter().map(|h| (*h).into()).collect(),
             secret_name: Some(secret.into()),
         });
