@@ -1,6 +1,9 @@
 //! The pure core of sluice: a [`Snapshot`] of Kubernetes objects in, a deterministic
 //! [`RouteTable`] plus [`Diagnostic`]s out ([`build`]), the reload decision ([`diff`]), and the
 //! reference matcher ([`RouteTable::lookup`]) that defines which route serves a request.
+//! [`Incremental`] gives the same tables one change after another, re-building only the hosts
+//! a change touches; unchanged virtual hosts keep their allocation, so everything downstream
+//! ([`Routes::host_changes`]) sees them unchanged by pointer.
 //!
 //! This crate must never do I/O, spawn, read clocks or the environment, or depend on an async
 //! runtime, HTTP or TLS stack. It never panics on object contents: a bad object becomes a
