@@ -5,21 +5,19 @@
 //! response head.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
-use hyper_util::client::legacy::connect::capture_connection;
 use sluice_ingress_model::{Policy, Timeouts};
 use tokio::time::Instant;
 
 use crate::body::{Body, Progress};
 use crate::client::{KeepAlive, Transport, UpstreamClients};
-use crate::connector::ConnUse;
 use crate::error::ProxyError;
+use crate::h1_pool::{Checkin, H1Conn, H1Pool};
 use crate::request_body::Prepared;
 
 /// The route's timeouts as durations.
@@ -108,6 +106,14 @@ impl<'a> Attempts<'a> {
     }
 }
 
+/// An upstream's response head, and for HTTP/1.1 what returns its connection to the pool.
+pub(crate) struct Sent {
+    /// The response.
+    pub response: Response<Incoming>,
+    /// Puts the connection back once the body has been read (none: it closes).
+    pub checkin: Option<Checkin>,
+}
+
 /// One attempt on one endpoint.
 pub(crate) struct Attempt<'a> {
     /// How the request travels.
@@ -127,54 +133,15 @@ pub(crate) struct Attempt<'a> {
 impl Attempt<'_> {
     /// Sends the request: the route's connect timeout until a connection is ready, then the
     /// send (while the body is still going out) or read timeout, measured from the last
-    /// progress, until the response head arrives.
+    /// progress, until the response head arrives. An HTTP/1.1 response comes with what puts
+    /// its connection back into the pool once the body has been read.
     pub async fn send(
         &self,
-        mut request: Request<Body>,
+        request: Request<Body>,
         h2_sender: Option<SendRequest<Body>>,
-    ) -> Result<Response<Incoming>, ProxyError> {
-        let endpoint = self.endpoint;
-        let connect_deadline = Instant::now() + self.limits.connect;
-        let connect_timeout = ProxyError::ConnectTimeout {
-            endpoint,
-            after: self.limits.connect,
-        };
+    ) -> Result<Sent, ProxyError> {
         match self.transport {
-            Transport::Http1(client) => {
-                let mut capture = capture_connection(&mut request);
-                let response = client.request(request);
-                tokio::pin!(response);
-                let connected = tokio::select! {
-                    biased;
-                    result = &mut response => {
-                        return result.map_err(|e| self.legacy_error(e));
-                    }
-                    meta = capture.wait_for_connection_metadata() => meta.is_some(),
-                    () = tokio::time::sleep_until(connect_deadline) => return Err(connect_timeout),
-                };
-                if !connected {
-                    // The request was dropped before a connection was found; its error is on
-                    // the way.
-                    return match tokio::time::timeout_at(connect_deadline, &mut response).await {
-                        Ok(result) => result.map_err(|e| self.legacy_error(e)),
-                        Err(_) => Err(connect_timeout),
-                    };
-                }
-                if let Some(connected) = capture.connection_metadata().as_ref() {
-                    let mut extras = http::Extensions::new();
-                    connected.get_extras(&mut extras);
-                    if let Some(usage) = extras.get::<Arc<ConnUse>>() {
-                        let count = usage.count();
-                        if count >= self.keepalive.requests
-                            || usage.opened.elapsed() >= self.keepalive.time
-                        {
-                            connected.poison();
-                        }
-                    }
-                }
-                self.progress.connected();
-                self.wait(response, |e| self.hyper_error(e)).await
-            }
+            Transport::Http1(pool) => self.send_http1(pool, request).await,
             Transport::H2 { connector, key } => {
                 let mut sender = match h2_sender {
                     Some(sender) => sender,
@@ -182,8 +149,53 @@ impl Attempt<'_> {
                 };
                 self.progress.connected();
                 let response = sender.send_request(request);
-                self.wait(response, |e| self.hyper_error(e)).await
+                let response = self.wait(response).await?;
+                Ok(Sent {
+                    response: response.map_err(|e| self.hyper_error(e))?,
+                    checkin: None,
+                })
             }
+        }
+    }
+
+    /// Sends on a pooled or new HTTP/1.1 connection. A request that a reused connection
+    /// could not take (it closed just then; nothing was sent) goes on another connection.
+    async fn send_http1(
+        &self,
+        pool: &H1Pool,
+        mut request: Request<Body>,
+    ) -> Result<Sent, ProxyError> {
+        let connect_deadline = Instant::now() + self.limits.connect;
+        loop {
+            let mut conn = self.h1_connection(pool, connect_deadline).await?;
+            self.progress.connected();
+            let sent = conn.sender.try_send_request(request);
+            match self.wait(sent).await? {
+                Ok(response) => {
+                    let checkin = pool.checkin(conn, self.keepalive);
+                    return Ok(Sent { response, checkin });
+                }
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if conn.reused => {
+                        tracing::trace!(endpoint = %self.endpoint, "pooled connection closed, sending on another");
+                        request = unsent;
+                    }
+                    _ => return Err(self.hyper_error(error.into_error())),
+                },
+            }
+        }
+    }
+
+    /// A pooled or new HTTP/1.1 connection to the endpoint by `deadline`.
+    async fn h1_connection(&self, pool: &H1Pool, deadline: Instant) -> Result<H1Conn, ProxyError> {
+        let endpoint = self.endpoint;
+        match tokio::time::timeout_at(deadline, pool.connection(endpoint)).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(source)) => Err(ProxyError::Connect { endpoint, source }),
+            Err(_) => Err(ProxyError::ConnectTimeout {
+                endpoint,
+                after: self.limits.connect,
+            }),
         }
     }
 
@@ -204,22 +216,16 @@ impl Attempt<'_> {
             .map_err(|source| ProxyError::Connect { endpoint, source })
     }
 
-    /// Waits for the response head with the send and read timeouts.
-    async fn wait<F, E>(
-        &self,
-        response: F,
-        map_error: impl Fn(E) -> ProxyError,
-    ) -> Result<Response<Incoming>, ProxyError>
-    where
-        F: std::future::Future<Output = Result<Response<Incoming>, E>>,
-    {
+    /// Waits for the response head (the output of `response`) with the send and read
+    /// timeouts.
+    async fn wait<F: std::future::Future>(&self, response: F) -> Result<F::Output, ProxyError> {
         tokio::pin!(response);
         loop {
             let limit = self.current_limit();
             let deadline = Instant::from_std(self.progress.last_activity()) + limit;
             tokio::select! {
                 biased;
-                result = &mut response => return result.map_err(map_error),
+                result = &mut response => return Ok(result),
                 () = tokio::time::sleep_until(deadline) => {
                     let limit = self.current_limit();
                     if Instant::from_std(self.progress.last_activity()) + limit <= Instant::now() {
@@ -238,23 +244,6 @@ impl Attempt<'_> {
             self.limits.read
         } else {
             self.limits.send
-        }
-    }
-
-    fn legacy_error(&self, error: hyper_util::client::legacy::Error) -> ProxyError {
-        if let Some(failure) = self.progress.client_failure() {
-            return failure.to_error();
-        }
-        if error.is_connect() {
-            ProxyError::Connect {
-                endpoint: self.endpoint,
-                source: error.into(),
-            }
-        } else {
-            ProxyError::UpstreamProtocol {
-                endpoint: self.endpoint,
-                source: error.into(),
-            }
         }
     }
 

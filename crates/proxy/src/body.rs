@@ -18,6 +18,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use tokio::time::Sleep;
 
 use crate::error::{BoxError, ProxyError};
+use crate::h1_pool::Checkin;
 
 /// A streaming HTTP body, as the proxy sends it to clients and upstreams.
 pub struct Body {
@@ -317,20 +318,38 @@ where
 
 /// The upstream's response body on its way to the client: fails when the upstream sends nothing
 /// for the read timeout while the client is waiting for data.
-pub(crate) struct UpstreamResponseBody<B> {
+/// With a [`Checkin`], its connection goes back to the pool once the body has ended.
+pub(crate) struct UpstreamResponseBody<B: http_body::Body> {
     inner: B,
     idle: IdleTimer,
     endpoint: SocketAddr,
+    checkin: Option<Checkin>,
 }
 
-impl<B> UpstreamResponseBody<B> {
+impl<B: http_body::Body> UpstreamResponseBody<B> {
     /// Wraps an upstream body.
-    pub fn new(inner: B, idle: Duration, endpoint: SocketAddr) -> Self {
+    pub fn new(inner: B, idle: Duration, endpoint: SocketAddr, checkin: Option<Checkin>) -> Self {
         Self {
             inner,
             idle: IdleTimer::new(idle),
             endpoint,
+            checkin,
         }
+    }
+
+    /// Returns the connection once the body is complete.
+    fn release_if_done(&mut self) {
+        if self.inner.is_end_stream()
+            && let Some(checkin) = self.checkin.take()
+        {
+            checkin.complete();
+        }
+    }
+}
+
+impl<B: http_body::Body> Drop for UpstreamResponseBody<B> {
+    fn drop(&mut self) {
+        self.release_if_done();
     }
 }
 
@@ -360,16 +379,23 @@ where
             }
             Poll::Ready(Some(Ok(frame))) => {
                 this.idle.disarm();
+                this.release_if_done();
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) => {
+                this.checkin = None;
                 let error = ProxyError::UpstreamProtocol {
                     endpoint: this.endpoint,
                     source: error.into(),
                 };
                 Poll::Ready(Some(Err(error.into())))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(checkin) = this.checkin.take() {
+                    checkin.complete();
+                }
+                Poll::Ready(None)
+            }
         }
     }
 

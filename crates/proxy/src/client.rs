@@ -1,20 +1,18 @@
-//! Upstream clients of one set of upstream keep-alive settings (`upstream-keepalive-*`): a
-//! pooled HTTP/1.1 client for plain `HTTP`, one per TLS configuration for `HTTPS`, and the
+//! Upstream clients of one set of upstream keep-alive settings (`upstream-keepalive-*`): an
+//! HTTP/1.1 connection pool for plain `HTTP`, one per TLS configuration for `HTTPS`, and the
 //! HTTP/2 pool for `GRPC` (h2c) and `GRPCS`. Generations share them while the settings stay the
 //! same, so keep-alive connections survive table changes. Pools are keyed by endpoint address.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use sluice_ingress_model::policy::{UpstreamSettings, UpstreamTls};
 use sluice_ingress_model::{BackendProtocol, UpstreamId};
 
-use crate::body::Body;
 use crate::connector::Connector;
 use crate::error::ProxyError;
 use crate::filter::Scheme;
+use crate::h1_pool::H1Pool;
 use crate::h2_pool::H2Pool;
 use crate::stats::UpstreamConnections;
 use crate::upstream_tls::{self, TlsTarget};
@@ -22,8 +20,8 @@ use crate::upstream_tls::{self, TlsTarget};
 /// How a request reaches its upstream.
 #[derive(Clone, Debug)]
 pub(crate) enum Transport {
-    /// The pooled HTTP/1.x client (plain or TLS).
-    Http1(Box<Client<Connector, Body>>),
+    /// The HTTP/1.x pool (plain or TLS).
+    Http1(H1Pool),
     /// The HTTP/2 pool, with the connector for new connections and the pool key of its TLS
     /// settings.
     H2 {
@@ -50,14 +48,14 @@ struct TlsEntry {
     name: String,
     h2: bool,
     connector: Connector,
-    client: Client<Connector, Body>,
+    pool: H1Pool,
 }
 
 /// The upstream clients of one proxy and one set of keep-alive settings.
 pub(crate) struct UpstreamClients {
     settings: UpstreamSettings,
     connections: Arc<UpstreamConnections>,
-    http1: Client<Connector, Body>,
+    http1: H1Pool,
     tls: Mutex<Vec<TlsEntry>>,
     h2: H2Pool,
 }
@@ -111,13 +109,13 @@ impl UpstreamClients {
         upstream: &UpstreamId,
     ) -> Result<(Transport, bool), ProxyError> {
         match protocol {
-            BackendProtocol::Http => Ok((Transport::Http1(Box::new(self.http1.clone())), false)),
+            BackendProtocol::Http => Ok((Transport::Http1(self.http1.clone()), false)),
             BackendProtocol::AutoHttp if client_scheme == Scheme::Http => {
-                Ok((Transport::Http1(Box::new(self.http1.clone())), false))
+                Ok((Transport::Http1(self.http1.clone()), false))
             }
             BackendProtocol::Https | BackendProtocol::AutoHttp => {
                 let entry = self.tls_entry(tls, upstream, false)?;
-                Ok((Transport::Http1(Box::new(entry.1)), true))
+                Ok((Transport::Http1(entry.1), true))
             }
             BackendProtocol::Grpc => Ok((
                 Transport::H2 {
@@ -140,7 +138,7 @@ impl UpstreamClients {
         tls: Option<&UpstreamTls>,
         upstream: &UpstreamId,
         h2: bool,
-    ) -> Result<(Connector, Client<Connector, Body>, usize), ProxyError> {
+    ) -> Result<(Connector, H1Pool, usize), ProxyError> {
         let name = tls
             .and_then(|t| t.name.clone())
             .unwrap_or_else(|| upstream.to_string());
@@ -151,7 +149,7 @@ impl UpstreamClients {
             .enumerate()
             .find(|(_, e)| e.h2 == h2 && e.name == name && e.tls.as_ref() == tls)
         {
-            return Ok((entry.connector.clone(), entry.client.clone(), i + 1));
+            return Ok((entry.connector.clone(), entry.pool.clone(), i + 1));
         }
         let alpn: &[&[u8]] = if h2 { &[b"h2"] } else { &[] };
         let target = TlsTarget {
@@ -159,26 +157,22 @@ impl UpstreamClients {
             server_name: upstream_tls::server_name(tls, &name)?,
         };
         let connector = Connector::tls(target).counted(&self.connections);
-        let client = pooled(&self.settings, connector.clone());
+        let pool = pooled(&self.settings, connector.clone());
         entries.push(TlsEntry {
             tls: tls.cloned(),
             name,
             h2,
             connector: connector.clone(),
-            client: client.clone(),
+            pool: pool.clone(),
         });
-        Ok((connector, client, entries.len()))
+        Ok((connector, pool, entries.len()))
     }
 }
 
-fn pooled(settings: &UpstreamSettings, connector: Connector) -> Client<Connector, Body> {
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_idle_timeout(Duration::from_millis(settings.keepalive_timeout_ms))
-        .pool_max_idle_per_host(
-            usize::try_from(settings.keepalive_connections).unwrap_or(usize::MAX),
-        )
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new());
-    builder.build(connector)
+fn pooled(settings: &UpstreamSettings, connector: Connector) -> H1Pool {
+    H1Pool::new(
+        connector,
+        usize::try_from(settings.keepalive_connections).unwrap_or(usize::MAX),
+        Duration::from_millis(settings.keepalive_timeout_ms),
+    )
 }

@@ -1,7 +1,5 @@
 //! Upstream connections: TCP (with `TCP_NODELAY`) to the endpoint named by the request URI,
-//! optionally wrapped in TLS, for the pooled HTTP/1.1 client and the HTTP/2 pool. Each
-//! connection carries a [`ConnUse`] so the forwarder can retire it after
-//! `upstream-keepalive-requests` requests or `upstream-keepalive-time`.
+//! optionally wrapped in TLS, for the HTTP/1.1 and HTTP/2 pools.
 //!
 //! The proxy's own requests (external auth, mirrors) go to URLs instead
 //! ([`Connector::by_url`]): the host name is resolved by the system resolver and `https://`
@@ -12,9 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use http::Uri;
 use http::uri::Scheme;
@@ -30,31 +26,6 @@ use tokio_rustls::client::TlsStream;
 use crate::error::BoxError;
 use crate::stats::{UpstreamConnections, UpstreamOpen};
 use crate::upstream_tls::TlsTarget;
-
-/// How much one upstream connection has been used.
-#[derive(Debug)]
-pub(crate) struct ConnUse {
-    /// When it was opened.
-    pub opened: Instant,
-    /// Requests sent on it.
-    pub requests: AtomicU32,
-}
-
-impl ConnUse {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            opened: Instant::now(),
-            requests: AtomicU32::new(0),
-        })
-    }
-
-    /// Counts one more request and returns the total.
-    pub fn count(&self) -> u32 {
-        self.requests
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1)
-    }
-}
 
 /// Opens upstream connections, plain or TLS.
 #[derive(Clone, Debug)]
@@ -168,7 +139,6 @@ async fn connect(
     };
     Ok(UpstreamIo {
         io: TokioIo::new(stream),
-        usage: ConnUse::new(),
         _open: None,
     })
 }
@@ -268,7 +238,6 @@ impl AsyncWrite for Stream {
 #[derive(Debug)]
 pub(crate) struct UpstreamIo {
     io: TokioIo<Stream>,
-    usage: Arc<ConnUse>,
     /// Keeps the connection counted as open.
     _open: Option<UpstreamOpen>,
 }
@@ -315,6 +284,6 @@ impl hyper::rt::Write for UpstreamIo {
 
 impl Connection for UpstreamIo {
     fn connected(&self) -> Connected {
-        Connected::new().extra(self.usage.clone())
+        Connected::new()
     }
 }

@@ -143,14 +143,19 @@ async fn fetch(
         .split_once('?')
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
-    let Ok(uri) = format!("http://{}/{query}", endpoint.addr).parse::<Uri>() else {
+    if !headers.contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&endpoint.addr.to_string())
+    {
+        headers.insert(HOST, host);
+    }
+    let Ok(uri) = format!("/{query}").parse::<Uri>() else {
         return failed(StatusCode::BAD_GATEWAY);
     };
     let mut request = Request::new(Body::empty());
     *request.method_mut() = ctx.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    let Ok((Transport::Http1(client), _)) = generation.clients.transport(
+    let Ok((Transport::Http1(pool), _)) = generation.clients.transport(
         sluice_ingress_model::BackendProtocol::Http,
         ctx.connection.scheme,
         None,
@@ -160,12 +165,14 @@ async fn fetch(
     };
     ctx.upstream = Some(id.clone());
     ctx.endpoint = Some(endpoint.addr);
-    match tokio::time::timeout(ERROR_BACKEND_TIMEOUT, client.request(request)).await {
+    let keepalive = generation.clients.keepalive();
+    let sent = pool.send(endpoint.addr, request, keepalive);
+    match tokio::time::timeout(ERROR_BACKEND_TIMEOUT, sent).await {
         Ok(Ok(response)) => {
             let (mut head, body) = response.into_parts();
             crate::forward::strip_hop_by_hop(&mut head.headers, false);
             head.version = http::Version::HTTP_11;
-            Response::from_parts(head, Body::wrap(body))
+            Response::from_parts(head, body)
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, upstream = %id, "error page backend failed");

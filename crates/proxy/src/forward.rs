@@ -20,12 +20,13 @@ use sluice_ingress_model::policy::HttpVersion;
 use sluice_ingress_model::{BackendProtocol, Forward, Policy, UpstreamId};
 use tokio::time::Instant;
 
-use crate::attempt::{Attempt, Attempts, Limits, check_head};
+use crate::attempt::{Attempt, Attempts, Limits, Sent, check_head};
 use crate::body::{Body, Progress, UpstreamResponseBody};
 use crate::client::{Transport, UpstreamClients};
 use crate::error::ProxyError;
 use crate::filter::{Filter, RequestContext};
 use crate::generation::Generation;
+use crate::h1_pool::Checkin;
 use crate::hop::prepare_request_head;
 pub(crate) use crate::hop::{strip_hop_by_hop, wants_upgrade};
 use crate::request_body::{self, Prepared};
@@ -216,27 +217,35 @@ pub(crate) async fn forward(
             (None, None) => Body::empty(),
         };
         let mut request = Request::from_parts(parts.clone(), body);
-        let target = match &transport {
-            Transport::Http1(_) => endpoint.addr.to_string(),
-            Transport::H2 { .. } => authority.clone(),
+        *request.uri_mut() = match &transport {
+            Transport::Http1(_) => {
+                set_default_host(&mut request, endpoint.addr, tls);
+                origin_form(&original_uri)
+            }
+            Transport::H2 { .. } => upstream_uri(scheme, &authority, &original_uri)?,
         };
-        *request.uri_mut() = upstream_uri(scheme, &target, &original_uri)?;
         let sent = crate::balance::measured(&endpoint, attempt.send(request, h2_sender)).await;
-        let outcome = sent.and_then(|response| {
-            check_head(&response, endpoint.addr, header_limit, &transport).map(|()| response)
+        let outcome = sent.and_then(|sent| {
+            check_head(&sent.response, endpoint.addr, header_limit, &transport).map(|()| sent)
         });
         match outcome {
-            Ok(response) => {
+            Ok(Sent { response, checkin }) => {
                 let status = response.status().as_u16();
                 if !last && plan.retry_on_status(status) {
                     tracing::debug!(status, upstream = %upstream.id, "trying the next endpoint");
+                    if let Some(checkin) = checkin
+                        && http_body::Body::is_end_stream(response.body())
+                    {
+                        checkin.complete();
+                    }
                     continue;
                 }
                 ctx.from_upstream = true;
                 ctx.upstream_timing.connected = progress.connected_at();
                 ctx.upstream_timing.header = Some(std::time::Instant::now());
                 ctx.upstream_status = Some(response.status());
-                let mut response = finish_response(response, upgrade, endpoint.addr, limits)?;
+                let mut response =
+                    finish_response(response, checkin, upgrade, endpoint.addr, limits)?;
                 selection.pin(&mut response);
                 let bandwidth = &policy.rate_limit;
                 return Ok(response.map(|body| {
@@ -317,10 +326,36 @@ fn upstream_uri(scheme: &str, target: &str, original: &Uri) -> Result<Uri, Proxy
         })
 }
 
+/// The request target for an HTTP/1.1 upstream: the path and query (origin form).
+fn origin_form(original: &Uri) -> Uri {
+    match original.path_and_query() {
+        Some(pq) if pq.as_str() != "/" => Uri::from(pq.clone()),
+        _ => Uri::from_static("/"),
+    }
+}
+
+/// A request without `Host` (HTTP/1.0) names the endpoint, as the upstream URI would.
+fn set_default_host(request: &mut Request<Body>, endpoint: SocketAddr, tls: bool) {
+    if request.headers().contains_key(HOST) {
+        return;
+    }
+    let default_port = if tls { 443 } else { 80 };
+    let host = match endpoint {
+        SocketAddr::V4(v4) if v4.port() == default_port => v4.ip().to_string(),
+        SocketAddr::V6(v6) if v6.port() == default_port => format!("[{}]", v6.ip()),
+        other => other.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&host) {
+        request.headers_mut().insert(HOST, value);
+    }
+}
+
 /// Turns the upstream's response into the client's: hop-by-hop headers out, the body wrapped
-/// with the read timeout, and an upgrade tunnel spawned for `101 Switching Protocols`.
+/// with the read timeout (and returning its connection to the pool at its end), and an upgrade
+/// tunnel spawned for `101 Switching Protocols`.
 fn finish_response(
     mut response: Response<Incoming>,
+    checkin: Option<Checkin>,
     client_upgrade: Option<OnUpgrade>,
     endpoint: SocketAddr,
     limits: Limits,
@@ -339,7 +374,14 @@ fn finish_response(
     let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers, switching);
     head.version = Version::HTTP_11;
-    let body = Body::wrap(UpstreamResponseBody::new(body, limits.read, endpoint));
+    // An upgraded connection belongs to the tunnel, never to the pool.
+    let checkin = checkin.filter(|_| !switching);
+    let body = Body::wrap(UpstreamResponseBody::new(
+        body,
+        limits.read,
+        endpoint,
+        checkin,
+    ));
     Ok(Response::from_parts(head, body))
 }
 

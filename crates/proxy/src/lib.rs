@@ -38,6 +38,7 @@ mod filter;
 pub mod filters;
 mod forward;
 mod generation;
+mod h1_pool;
 mod h2_pool;
 mod handle;
 mod hop;
