@@ -4,8 +4,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -133,15 +133,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 }
 
 /// Requests in flight and requests served on one connection.
+///
+/// Starting and ending a request costs a few atomic operations and no timer: the connection's
+/// idle timer is armed once and, when it fires, compares the time of the last activity with
+/// `keep-alive` (see [`ConnState::idle_check`]).
 #[derive(Debug)]
 pub(crate) struct ConnState {
     in_flight: AtomicUsize,
     requests: AtomicU64,
-    last_active: Mutex<Instant>,
+    /// When the connection was opened; `last_active_ms` counts from here.
+    opened: Instant,
+    /// Milliseconds from `opened` to the end of the last request.
+    last_active_ms: AtomicU64,
     max_requests: u64,
     idle: Option<Duration>,
     close: Notify,
-    activity: Notify,
+}
+
+/// What the idle timer found when it fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdleCheck {
+    /// Idle for `keep-alive` or longer: close the connection.
+    Expired,
+    /// Not (yet) idle long enough: check again at this instant.
+    Later(Instant),
 }
 
 impl ConnState {
@@ -150,12 +165,12 @@ impl ConnState {
         Self {
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
-            last_active: Mutex::new(Instant::now()),
+            opened: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
             max_requests: u64::from(client.keepalive_requests),
             idle: (client.keepalive_timeout_ms > 0)
                 .then(|| Duration::from_millis(client.keepalive_timeout_ms)),
             close: Notify::new(),
-            activity: Notify::new(),
         }
     }
 
@@ -166,7 +181,6 @@ impl ConnState {
         if self.max_requests > 0 && served >= self.max_requests {
             self.close.notify_one();
         }
-        self.activity.notify_one();
         InFlight(self.clone())
     }
 
@@ -175,25 +189,33 @@ impl ConnState {
         self.in_flight.load(Ordering::SeqCst) == 0
     }
 
-    /// When the connection counts as idle for too long, if it is idle now.
-    pub fn idle_deadline(&self) -> Option<Instant> {
-        let idle = self.idle?;
+    /// When the idle timer first fires (`None` without a `keep-alive` timeout).
+    pub fn first_idle_check(&self) -> Option<Instant> {
+        self.idle.map(|idle| self.opened + idle)
+    }
+
+    /// Run when the idle timer fires at `now`: whether the connection has been idle (no request
+    /// in flight) for `keep-alive` since its last request ended, and otherwise when to look
+    /// again: `keep-alive` after that end, or from now while a request is in flight.
+    pub fn idle_check(&self, now: Instant) -> IdleCheck {
+        let Some(idle) = self.idle else {
+            return IdleCheck::Later(now + Duration::from_secs(3600));
+        };
         if !self.is_idle() {
-            return None;
+            return IdleCheck::Later(now + idle);
         }
-        // A poisoned lock only loses the timestamp's update.
-        let last = *self.last_active.lock().unwrap_or_else(|p| p.into_inner());
-        Some(last + idle)
+        let last = self.opened + Duration::from_millis(self.last_active_ms.load(Ordering::SeqCst));
+        let deadline = last + idle;
+        if deadline <= now {
+            IdleCheck::Expired
+        } else {
+            IdleCheck::Later(deadline)
+        }
     }
 
     /// Completes when `keep-alive-requests` is reached.
     pub fn close_requested(&self) -> tokio::sync::futures::Notified<'_> {
         self.close.notified()
-    }
-
-    /// Completes when a request starts or ends.
-    pub fn activity(&self) -> tokio::sync::futures::Notified<'_> {
-        self.activity.notified()
     }
 }
 
@@ -203,9 +225,14 @@ pub(crate) struct InFlight(Arc<ConnState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        *self.0.last_active.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.activity.notify_one();
+        let state = &self.0;
+        // Rounded up, so the connection never closes before `keep-alive` has passed.
+        let since = state.opened.elapsed();
+        let ms = u64::try_from(since.as_millis())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(u64::from(!since.subsec_nanos().is_multiple_of(1_000_000)));
+        state.last_active_ms.fetch_max(ms, Ordering::SeqCst);
+        state.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -17,11 +17,12 @@ use hyper_util::server::conn::auto;
 use sluice_ingress_model::policy::ClientSettings;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_rustls::LazyConfigAcceptor;
 
 use crate::body::Body;
 use crate::client_cert::TlsSession;
-use crate::connection::{ConnInfo, ConnState, Prefixed, read_proxy_header};
+use crate::connection::{ConnInfo, ConnState, IdleCheck, Prefixed, read_proxy_header};
 use crate::filter::{Connection, Scheme};
 use crate::service::Pipeline;
 use crate::stats::ConnectionStats;
@@ -270,11 +271,13 @@ async fn serve<I>(
     });
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
+    // One idle timer for the connection's life: requests only record when they end, and the
+    // timer, when it fires, decides whether the connection has been idle long enough.
+    let idle_enabled = state.first_idle_check().is_some();
+    let idle = tokio::time::sleep_until(state.first_idle_check().unwrap_or_else(Instant::now));
+    tokio::pin!(idle);
     let mut closing = false;
     let result = loop {
-        let idle = state.idle_deadline();
-        let close = state.close_requested();
-        let activity = state.activity();
         tokio::select! {
             biased;
             result = conn.as_mut() => break result,
@@ -282,15 +285,17 @@ async fn serve<I>(
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            () = close, if !closing => {
+            () = state.close_requested(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            () = activity => {}
-            () = sleep_until_opt(idle), if !closing && idle.is_some() => {
-                if state.is_idle() {
-                    conn.as_mut().graceful_shutdown();
-                    closing = true;
+            () = idle.as_mut(), if !closing && idle_enabled => {
+                match state.idle_check(Instant::now()) {
+                    IdleCheck::Expired => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    IdleCheck::Later(at) => idle.as_mut().reset(at),
                 }
             }
         }
@@ -346,12 +351,5 @@ impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Held<I> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
