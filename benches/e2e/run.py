@@ -173,6 +173,7 @@ class Env:
 
     def __init__(self, binary):
         self.binary = binary
+        self.binaries = {}  # other sluice builds by proxy name (`--sluice-b`)
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         os.makedirs(os.path.join(self.dir, "tmp"))
         self.cert = os.path.join(self.dir, "cert.pem")
@@ -248,7 +249,8 @@ def start_proxy(env, name, hosts=0):
                                           open(env.cert, "rb").read(), open(env.key, "rb").read()))
         with open(os.path.join(manifests, "routes.yaml"), "w") as f:
             f.write(configs.sluice_hosts(hosts) if hosts else configs.sluice_ingress("catch-all"))
-        proc = start_sluice(env, manifests, p, os.path.join(d, "sluice.log"))
+        proc = start_sluice(env, manifests, p, os.path.join(d, "sluice.log"),
+                            env.binaries.get(name, env.binary))
         p["h2c"] = p["http"]  # sluice serves HTTP/1.1 and h2c on one port
     proxy = Proxy(name, proc, p)
     proxy.dir = d
@@ -256,8 +258,8 @@ def start_proxy(env, name, hosts=0):
     return proxy
 
 
-def start_sluice(env, manifests, p, logfile):
-    cmd = [env.binary, "gateway", "--manifests", manifests, "--bind-address", "127.0.0.1",
+def start_sluice(env, manifests, p, logfile, binary=None):
+    cmd = [binary or env.binary, "gateway", "--manifests", manifests, "--bind-address", "127.0.0.1",
            "--http-port", str(p["http"]), "--https-port", str(p["https"]),
            "--admin-port", str(p["admin"]), "--admin-address", "127.0.0.1",
            "--configmap", "default/sluice", "--default-ssl-certificate", "default/bench-tls",
@@ -601,8 +603,8 @@ def report(results, rounds, duration, prop, mem, shift=()):
     add("\n| scenario | CPU/req sluice÷nginx median [range over rounds] | sluice÷HAProxy "
         "| p99 sluice÷nginx |")
     add("|---|---|---|---|")
-    for sc in SCENARIOS:
-        s = results.get((sc, "sluice"))
+    for sc, me in [(sc, me) for sc in SCENARIOS for me in ("sluice", "sluice-b")]:
+        s = results.get((sc, me))
         if not s:
             continue
         cells = []
@@ -617,7 +619,7 @@ def report(results, rounds, duration, prop, mem, shift=()):
         o = results.get((sc, "nginx"))
         p99 = [a["p99_us"] / b["p99_us"] for a, b in zip(s, o or []) if a["p99_us"] and b["p99_us"]]
         cells.append(fmt_range(p99, 2))
-        add(f"| {sc} | " + " | ".join(cells) + " |")
+        add(f"| {sc}{' (sluice-b)' if me == 'sluice-b' else ''} | " + " | ".join(cells) + " |")
     if prop:
         add("\n| propagation (new Ingress file → first 200) | samples | p50 ms | p99 ms | "
             "max ms | non-404/200 | RSS after | of which apply (diff+compile+swap) p50 ms |")
@@ -662,17 +664,23 @@ def main():
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", help="also write raw results here")
+    ap.add_argument("--sluice-b", metavar="BINARY",
+                    help="also run this sluice binary as proxy `sluice-b` (A/B of two builds)")
     args = ap.parse_args()
     if args.quick:
         args.duration = min(args.duration, 3)
         args.prop_samples = min(args.prop_samples, 20)
     only = set(filter(None, args.only.split(",")))
     PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
+    if args.sluice_b:
+        PROXIES.insert(1, "sluice-b")
     scenarios = [s for s in SCENARIOS if not only or s in only]
 
     ensure_tools(args.no_install)
     binary = build_sluice(args.no_build or "sluice" not in PROXIES)
     env = Env(binary)
+    if args.sluice_b:
+        env.binaries["sluice-b"] = os.path.abspath(args.sluice_b)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     results, prop, mem, shift = {}, [], {}, []
     try:
