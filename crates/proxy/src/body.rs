@@ -20,20 +20,33 @@ use tokio::time::Sleep;
 use crate::error::{BoxError, ProxyError};
 use crate::h1_pool::Checkin;
 
-/// A streaming HTTP body, as the proxy sends it to clients and upstreams.
+/// A streaming HTTP body, as the proxy sends it to clients and upstreams. Empty and
+/// in-memory bodies are held as they are; any other body is boxed.
 pub struct Body {
-    inner: UnsyncBoxBody<Bytes, BoxError>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// In-memory data (none left: the body is done).
+    Full(Option<Bytes>),
+    /// Any other body.
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl Body {
     /// A body with no data.
     pub fn empty() -> Self {
-        Self::wrap(http_body_util::Empty::new())
+        Self {
+            kind: Kind::Full(None),
+        }
     }
 
     /// A body holding these bytes, sent with a `Content-Length`.
     pub fn full(data: impl Into<Bytes>) -> Self {
-        Self::wrap(http_body_util::Full::new(data.into()))
+        let data: Bytes = data.into();
+        Self {
+            kind: Kind::Full((!data.is_empty()).then_some(data)),
+        }
     }
 
     /// Wraps any body whose data is `Bytes`.
@@ -43,7 +56,7 @@ impl Body {
         B::Error: Into<BoxError>,
     {
         Self {
-            inner: body.map_err(Into::into).boxed_unsync(),
+            kind: Kind::Boxed(body.map_err(Into::into).boxed_unsync()),
         }
     }
 }
@@ -51,7 +64,7 @@ impl Body {
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Body")
-            .field("size_hint", &http_body::Body::size_hint(&self.inner))
+            .field("size_hint", &http_body::Body::size_hint(self))
             .finish()
     }
 }
@@ -64,15 +77,24 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        match &mut self.kind {
+            Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Kind::Boxed(inner) => Pin::new(inner).poll_frame(cx),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.kind {
+            Kind::Full(data) => data.is_none(),
+            Kind::Boxed(inner) => inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.kind {
+            Kind::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Boxed(inner) => inner.size_hint(),
+        }
     }
 }
 

@@ -32,6 +32,14 @@ pub(crate) struct ClientOrigin {
     pub best_http_host: String,
 }
 
+/// Whether `text` is `port` written in decimal (no sign, no leading zero).
+fn is_port(text: &str, port: u16) -> bool {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text.len() == 1 || !text.starts_with('0'));
+    canonical && text.parse::<u16>() == Ok(port)
+}
+
 /// What the connection contributes: the TCP peer, the PROXY header's addresses, the listener.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrival<'a> {
@@ -110,7 +118,7 @@ pub(crate) fn resolve(
     {
         scheme = "https".to_owned();
     }
-    let pass_port = if server_port == arrival.https_port.to_string() {
+    let pass_port = if is_port(&server_port, arrival.https_port) {
         "443".to_owned()
     } else {
         server_port

@@ -9,17 +9,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use sluice_ingress_model::policy::ClientSettings;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::body::Body;
 use crate::client_cert::TlsSession;
-use crate::error::BoxError;
 use crate::proxy_protocol::{self, Addresses, ParseError};
 
 /// What a connection tells each of its requests (a request extension).
@@ -233,41 +229,5 @@ impl Drop for InFlight {
             .saturating_add(u64::from(!since.subsec_nanos().is_multiple_of(1_000_000)));
         state.last_active_ms.fetch_max(ms, Ordering::SeqCst);
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A response body that ends its request when it is finished or dropped.
-pub(crate) struct Tracked {
-    inner: Body,
-    _guard: InFlight,
-}
-
-impl Tracked {
-    /// Wraps a response body.
-    pub fn new(inner: Body, guard: InFlight) -> Self {
-        Self {
-            inner,
-            _guard: guard,
-        }
-    }
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -216,6 +216,35 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context for a request that has just arrived.
     pub fn new(connection: Connection, method: Method, version: Version) -> Self {
+        let client = ClientOrigin {
+            remote_addr: connection.client.ip(),
+            full_forwarded_addr: connection.client.ip(),
+            pass_access_scheme: connection.scheme.as_str().to_owned(),
+            pass_port: connection.port.to_string(),
+            best_http_host: String::new(),
+        };
+        Self::with_client(connection, method, version, client)
+    }
+
+    /// A context whose client origin is resolved later (the pipeline's intake does it), so
+    /// nothing is formatted for it now.
+    pub(crate) fn unresolved(connection: Connection, method: Method, version: Version) -> Self {
+        let client = ClientOrigin {
+            remote_addr: connection.client.ip(),
+            full_forwarded_addr: connection.client.ip(),
+            pass_access_scheme: String::new(),
+            pass_port: String::new(),
+            best_http_host: String::new(),
+        };
+        Self::with_client(connection, method, version, client)
+    }
+
+    fn with_client(
+        connection: Connection,
+        method: Method,
+        version: Version,
+        client: ClientOrigin,
+    ) -> Self {
         Self {
             start: Instant::now(),
             connection,
@@ -238,13 +267,7 @@ impl RequestContext {
             observed: crate::telemetry::Observed::default(),
             generation: None,
             vhost: None,
-            client: ClientOrigin {
-                remote_addr: connection.client.ip(),
-                full_forwarded_addr: connection.client.ip(),
-                pass_access_scheme: connection.scheme.as_str().to_owned(),
-                pass_port: connection.port.to_string(),
-                best_http_host: String::new(),
-            },
+            client,
             request_uri: String::new(),
             tls: None,
             captures: Vec::new(),

@@ -135,13 +135,15 @@ pub(crate) async fn forward(
     }
     parts.version = version;
     parts.extensions = http::Extensions::new();
-    let authority = parts
-        .headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| ctx.host.clone());
+    // HTTP/2 upstreams get the authority as `:authority`; HTTP/1.1 ones the `Host` header.
+    let mut authority = String::new();
     if version == Version::HTTP_2 {
+        authority = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| ctx.host.clone());
         // The authority travels as `:authority`; a `Host` header next to it would be redundant.
         parts.headers.remove(HOST);
         parts.headers.remove(CONNECTION);

@@ -20,7 +20,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_rustls::LazyConfigAcceptor;
 
-use crate::body::Body;
 use crate::client_cert::TlsSession;
 use crate::connection::{ConnInfo, ConnState, IdleCheck, Prefixed, read_proxy_header};
 use crate::filter::{Connection, Scheme};
@@ -260,14 +259,13 @@ async fn serve<I>(
         _alive: watch._alive.clone(),
     };
     let service_state = state.clone();
-    let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(info.clone());
+    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let info = info.clone();
         let guard = service_state.begin();
         let pipeline = pipeline.clone();
-        async move {
-            let response = pipeline.handle(connection, request).await;
-            response.map(|r| r.map(|body| Body::wrap(crate::connection::Tracked::new(body, guard))))
-        }
+        // Boxed: hyper moves the future several times before it first polls it (and HTTP/2
+        // spawns it as a task), and a request's state is several kilobytes.
+        Box::pin(pipeline.handle(connection, info, guard, request))
     });
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);

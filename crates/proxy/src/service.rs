@@ -18,7 +18,7 @@ use hyper::upgrade::OnUpgrade;
 use sluice_ingress_model::{Action, RequestAttributes, Route, normalize_host};
 
 use crate::body::Body;
-use crate::connection::ConnInfo;
+use crate::connection::{ConnInfo, InFlight};
 use crate::error::{BoxError, ProxyError};
 use crate::filter::{Connection, Failure, Filter, Flow, RequestContext};
 use crate::forward::{self, ForwardContext};
@@ -50,21 +50,21 @@ impl Pipeline {
         self.shared.generation.load_full()
     }
 
-    /// Serves one request. Never fails: errors become responses.
+    /// Serves one request arriving on `connection` (which told it `info`); `in_flight` is
+    /// released when the response body is done or dropped. Never fails: errors become
+    /// responses.
     pub async fn handle(
         self: Arc<Self>,
         connection: Connection,
+        info: ConnInfo,
+        in_flight: InFlight,
         mut request: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let generation = self.shared.generation.load_full();
-        let info = request
-            .extensions_mut()
-            .remove::<ConnInfo>()
-            .unwrap_or_default();
         let client_upgrade =
             forward::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        let mut ctx = RequestContext::new(connection, parts.method.clone(), parts.version);
+        let mut ctx = RequestContext::unresolved(connection, parts.method.clone(), parts.version);
         ctx.generation = Some(generation.clone());
         ctx.https_port = self.https_port;
         ctx.tls = info.tls;
@@ -114,11 +114,16 @@ impl Pipeline {
             Err(error) => error_response(&mut ctx, &error),
         };
         let response = crate::custom_errors::apply(&generation, &mut ctx, response).await;
-        Ok(self.finish(ctx, response))
+        Ok(self.finish(ctx, response, in_flight))
     }
 
     /// Runs the response filters and wraps the body so the logging hooks fire at its end.
-    fn finish(&self, mut ctx: RequestContext, response: Response<Body>) -> Response<Body> {
+    fn finish(
+        &self,
+        mut ctx: RequestContext,
+        response: Response<Body>,
+        in_flight: InFlight,
+    ) -> Response<Body> {
         let (mut head, body) = response.into_parts();
         for filter in self.filters.iter() {
             filter.response(&mut ctx, &mut head);
@@ -130,6 +135,7 @@ impl Pipeline {
                 ctx,
                 filters: self.filters.clone(),
             }),
+            _in_flight: in_flight,
         };
         Response::from_parts(head, Body::wrap(body))
     }
@@ -274,10 +280,12 @@ struct PendingLog {
 }
 
 /// The response body as sent to the client: counts bytes and runs the logging hooks once, at
-/// the end of the body or when it is dropped unfinished.
+/// the end of the body or when it is dropped unfinished; then the request stops counting as
+/// in flight on its connection.
 struct LoggedBody {
     inner: Body,
     log: Option<PendingLog>,
+    _in_flight: InFlight,
 }
 
 impl LoggedBody {

@@ -28,8 +28,9 @@ impl Filter for ForwardedHeaders {
     fn upstream_request(&self, ctx: &mut RequestContext, req: &mut http::request::Parts) {
         let settings = ctx.settings();
         let forwarded = &settings.forwarded;
-        let policy = ctx.route.as_ref().map(|r| r.policy.clone());
-        let grpc = policy.as_ref().is_some_and(|p| {
+        let route = ctx.route.clone();
+        let policy = route.as_deref().map(|r| &r.policy);
+        let grpc = policy.is_some_and(|p| {
             matches!(
                 p.upstream_request.protocol,
                 BackendProtocol::Grpc | BackendProtocol::Grpcs
@@ -41,23 +42,21 @@ impl Filter for ForwardedHeaders {
             captures: &ctx.captures,
         };
         // nginx does not set `Host` from `upstream-vhost` for gRPC (`grpc_set_header`).
-        let host = match policy
-            .as_ref()
-            .and_then(|p| p.upstream_request.host.as_ref())
-        {
-            Some(template) if !grpc => vars.expand(template),
-            _ => ctx.client.best_http_host.clone(),
+        let vhost = match policy.and_then(|p| p.upstream_request.host.as_ref()) {
+            Some(template) if !grpc => Some(vars.expand(template)),
+            _ => None,
         };
         let original_for = joined(&req.headers, &forwarded.for_header);
         let original_host = joined(&req.headers, X_FORWARDED_HOST.as_str());
+        let client_ip = value(&ctx.client_ip().to_string());
         let forwarded_for =
             if forwarded.use_forwarded_headers && forwarded.compute_full_forwarded_for {
-                match joined(&req.headers, X_FORWARDED_FOR.as_str()) {
+                value(&match joined(&req.headers, X_FORWARDED_FOR.as_str()) {
                     Some(chain) => format!("{chain}, {}", ctx.client.full_forwarded_addr),
                     None => ctx.client.full_forwarded_addr.to_string(),
-                }
+                })
             } else {
-                ctx.client_ip().to_string()
+                client_ip.clone()
             };
         let extra: Vec<(String, String)> = forwarded
             .request_headers
@@ -70,41 +69,49 @@ impl Filter for ForwardedHeaders {
                 (name.clone(), expanded)
             })
             .collect();
-        let client_ip = ctx.client_ip().to_string();
-        let scheme = ctx.client.pass_access_scheme.clone();
+        let best_host = value(&ctx.client.best_http_host);
+        let host = match &vhost {
+            Some(vhost) => value(vhost),
+            None => best_host.clone(),
+        };
+        let scheme = match ctx.client.pass_access_scheme.as_str() {
+            "http" => Some(HeaderValue::from_static("http")),
+            "https" => Some(HeaderValue::from_static("https")),
+            other => value(other),
+        };
 
         let headers = &mut req.headers;
-        set(headers, HOST, &host);
-        set(headers, name("x-request-id"), &ctx.request_id);
-        set(headers, name("x-real-ip"), &client_ip);
-        set(headers, X_FORWARDED_FOR, &forwarded_for);
-        set(headers, X_FORWARDED_HOST, &ctx.client.best_http_host);
-        set(headers, name("x-forwarded-port"), &ctx.client.pass_port);
-        set(headers, name("x-forwarded-proto"), &scheme);
-        set(headers, name("x-forwarded-scheme"), &scheme);
+        put(headers, HOST, host);
+        set(headers, X_REQUEST_ID, &ctx.request_id);
+        put(headers, X_REAL_IP, client_ip);
+        put(headers, X_FORWARDED_FOR, forwarded_for);
+        put(headers, X_FORWARDED_HOST, best_host);
+        set(headers, X_FORWARDED_PORT, &ctx.client.pass_port);
+        put(headers, X_FORWARDED_PROTO, scheme.clone());
+        put(headers, X_FORWARDED_SCHEME, scheme.clone());
         if forwarded.original_uri_header {
-            set(headers, name("x-original-uri"), ctx.request_uri());
+            set(headers, X_ORIGINAL_URI, ctx.request_uri());
         }
-        set(headers, name("x-scheme"), &scheme);
+        put(headers, X_SCHEME, scheme);
         set(
             headers,
-            name("x-original-forwarded-for"),
+            X_ORIGINAL_FORWARDED_FOR,
             original_for.as_deref().unwrap_or(""),
         );
         set(
             headers,
-            name("x-original-forwarded-host"),
+            X_ORIGINAL_FORWARDED_HOST,
             original_host.as_deref().unwrap_or(""),
         );
-        headers.remove("proxy");
-        if let Some(policy) = &policy {
+        headers.remove(PROXY);
+        if let Some(policy) = policy {
             if let Some(connection) = &policy.upstream_request.connection {
                 set(headers, CONNECTION, connection);
             }
             if policy.rewrite.is_some()
                 && let Some(prefix) = &policy.upstream_request.forwarded_prefix
             {
-                set(headers, name("x-forwarded-prefix"), prefix);
+                set(headers, X_FORWARDED_PREFIX, prefix);
             }
         }
         for (header, value) in extra {
@@ -115,8 +122,33 @@ impl Filter for ForwardedHeaders {
     }
 }
 
-fn name(text: &'static str) -> HeaderName {
-    HeaderName::from_static(text)
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_SCHEME: HeaderName = HeaderName::from_static("x-forwarded-scheme");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_SCHEME: HeaderName = HeaderName::from_static("x-scheme");
+const X_ORIGINAL_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-original-forwarded-for");
+const X_ORIGINAL_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-original-forwarded-host");
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+const PROXY: HeaderName = HeaderName::from_static("proxy");
+
+/// A header value for `text`; `None` when it is empty or not a valid header value.
+fn value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text).ok().filter(|v| !v.is_empty())
+}
+
+/// Sets a header to `value`, or removes it when there is none.
+fn put(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(value) => {
+            headers.insert(name, value);
+        }
+        None => {
+            headers.remove(name);
+        }
+    }
 }
 
 /// Sets a header, or removes it when the value is empty (or not a valid header value).
@@ -134,11 +166,11 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 /// Every value of a header joined with `, ` (nginx's `$http_<name>`), `None` when absent or
 /// empty.
 fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<&str> = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let joined = values.join(", ");
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let mut joined = values.next()?.to_owned();
+    for value in values {
+        joined.push_str(", ");
+        joined.push_str(value);
+    }
     (!joined.is_empty()).then_some(joined)
 }
