@@ -99,6 +99,13 @@ impl H1Pool {
         if let Some(conn) = self.idle_connection(endpoint) {
             return Ok(conn);
         }
+        // Boxed: the state of a connect (and TLS handshake) would otherwise make every
+        // request's future larger.
+        Box::pin(self.open(endpoint)).await
+    }
+
+    /// Opens a new connection to `endpoint` and starts its task.
+    async fn open(&self, endpoint: SocketAddr) -> Result<H1Conn, BoxError> {
         let io = self.inner.connector.open(endpoint).await?;
         let (sender, conn) = Builder::new().handshake(io).await?;
         tokio::spawn(async move {

@@ -40,6 +40,18 @@ impl H2Pool {
         {
             return Ok(sender);
         }
+        // Boxed: the state of a connect and handshake would otherwise make every request's
+        // future larger.
+        Box::pin(self.open(endpoint, key, connector)).await
+    }
+
+    /// Opens a new connection to `endpoint`, starts its task and keeps its sender.
+    async fn open(
+        &self,
+        endpoint: SocketAddr,
+        key: usize,
+        connector: &Connector,
+    ) -> Result<SendRequest<Body>, crate::error::BoxError> {
         let io = connector.open(endpoint).await?;
         let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())

@@ -272,22 +272,26 @@ impl<'a> Selection<'a> {
 }
 
 /// Runs one attempt against `endpoint`: counted in flight while it runs, its time to the
-/// response head fed to the endpoint's EWMA when it succeeds.
-pub(crate) async fn measured<T, E>(
-    endpoint: &Endpoint,
-    attempt: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+/// response head fed to the endpoint's EWMA when it succeeds. (A combinator rather than an
+/// `async fn`, so the attempt's state is stored once, not as an argument and again as the
+/// awaited future.)
+pub(crate) fn measured<'a, T, E>(
+    endpoint: &'a Endpoint,
+    attempt: impl std::future::Future<Output = Result<T, E>> + 'a,
+) -> impl std::future::Future<Output = Result<T, E>> + 'a {
+    use futures::FutureExt;
     let in_flight = endpoint.state.ewma.start();
     let started = Instant::now();
-    let result = attempt.await;
-    drop(in_flight);
-    if result.is_ok() {
-        endpoint
-            .state
-            .ewma
-            .observe(started.elapsed(), Instant::now());
-    }
-    result
+    attempt.map(move |result| {
+        drop(in_flight);
+        if result.is_ok() {
+            endpoint
+                .state
+                .ewma
+                .observe(started.elapsed(), Instant::now());
+        }
+        result
+    })
 }
 
 /// Power of two choices on the peak-EWMA score.
