@@ -7,6 +7,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `Connection: close` names no header, but a header called `close` would go as any other.
+const CLOSE: HeaderName = HeaderName::from_static("close");
 
 /// Whether an HTTP/1.1 request asks for a protocol upgrade (`Connection: upgrade` + `Upgrade`).
 pub(crate) fn wants_upgrade<B>(request: &Request<B>) -> bool {
@@ -44,8 +46,21 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// `Proxy-Connection`, `Transfer-Encoding`, `Trailer`, `TE` (unless exactly `trailers`, which
 /// gRPC needs) and `Upgrade`. With `upgrade`, `Upgrade` stays and `Connection: upgrade` is set.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    if !upgrade && !headers.keys().any(is_hop_by_hop) {
+        // Nothing to remove (most requests and responses): no lookups at all.
+        return;
+    }
     let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok())
+        .filter_map(|t| {
+            if t.eq_ignore_ascii_case("keep-alive") {
+                // Removed below in any case.
+                None
+            } else if t.eq_ignore_ascii_case("close") {
+                Some(CLOSE)
+            } else {
+                HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok()
+            }
+        })
         .collect();
     for name in named {
         if name == TE || (upgrade && name == UPGRADE) {
@@ -71,6 +86,17 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     } else {
         headers.remove(UPGRADE);
     }
+}
+
+/// Whether `name` is one of the hop-by-hop headers [`strip_hop_by_hop`] removes by name.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == TE
+        || name == TRAILER
+        || name == UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
 }
 
 #[cfg(test)]
@@ -104,6 +130,21 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
         assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn connection_close_and_keep_alive_tokens() {
+        let mut h = headers(&[
+            ("connection", "Close, Keep-Alive"),
+            ("close", "x"),
+            ("keep-alive", "timeout=5"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        let mut plain = headers(&[("x-kept", "yes"), ("close", "x")]);
+        strip_hop_by_hop(&mut plain, false);
+        assert_eq!(plain.len(), 2, "{plain:?}");
     }
 
     #[test]

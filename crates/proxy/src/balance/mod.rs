@@ -285,10 +285,11 @@ pub(crate) fn measured<'a, T, E>(
     attempt.map(move |result| {
         drop(in_flight);
         if result.is_ok() {
+            let now = Instant::now();
             endpoint
                 .state
                 .ewma
-                .observe(started.elapsed(), Instant::now());
+                .observe(now.saturating_duration_since(started), now);
         }
         result
     })
