@@ -23,6 +23,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use crate::client_cert::TlsSession;
 use crate::connection::{ConnInfo, ConnState, IdleCheck, Prefixed, read_proxy_header};
 use crate::filter::{Connection, Scheme};
+use crate::generation::Generation;
 use crate::service::Pipeline;
 use crate::stats::ConnectionStats;
 
@@ -204,40 +205,57 @@ async fn serve_connection(
             .await
         }
         Scheme::Https => {
-            let handshake = async {
-                let start =
-                    LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
-                let sni = start.client_hello().server_name().map(str::to_owned);
-                let Some(config) = generation.tls_for(sni.as_deref()) else {
-                    return Ok(None);
-                };
-                start.into_stream(config).await.map(Some)
-            };
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                Ok(Ok(Some(tls))) => tls,
-                Ok(Ok(None)) => {
-                    tracing::debug!(client = %connection.client, "TLS handshake refused for an unknown server name");
-                    return;
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(%error, client = %connection.client, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(client = %connection.client, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let chain = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-                .unwrap_or_default();
-            info.tls = Some(Arc::new(TlsSession::new(chain)));
-            serve(TokioIo::new(tls), connection, info, state, pipeline, watch).await;
+            // Boxed: the handshake and the TLS connection's state would otherwise make every
+            // plain connection's task several kilobytes larger.
+            Box::pin(serve_tls(
+                stream, generation, connection, info, state, pipeline, watch,
+            ))
+            .await;
         }
     }
+}
+
+/// Performs the TLS handshake (the certificate chosen by SNI) and serves the connection.
+async fn serve_tls(
+    stream: Prefixed<TcpStream>,
+    generation: Arc<Generation>,
+    connection: Connection,
+    mut info: ConnInfo,
+    state: Arc<ConnState>,
+    pipeline: Arc<Pipeline>,
+    watch: DrainWatch,
+) {
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+        let sni = start.client_hello().server_name().map(str::to_owned);
+        let Some(config) = generation.tls_for(sni.as_deref()) else {
+            return Ok(None);
+        };
+        start.into_stream(config).await.map(Some)
+    };
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(Some(tls))) => tls,
+        Ok(Ok(None)) => {
+            tracing::debug!(client = %connection.client, "TLS handshake refused for an unknown server name");
+            return;
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, client = %connection.client, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client = %connection.client, "TLS handshake timed out");
+            return;
+        }
+    };
+    let chain = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    info.tls = Some(Arc::new(TlsSession::new(chain)));
+    serve(TokioIo::new(tls), connection, info, state, pipeline, watch).await;
 }
 
 /// Serves one connection until it closes: graceful shutdown on drain, after
