@@ -349,10 +349,9 @@ def measure(env, proxy, scenario, duration, script=None):
 # ---------------------------------------------------------------- propagation and memory
 
 
-def propagation(env, loaded, samples):
-    """Write a new Ingress file next to `loaded` Ingresses, poll every ms until routed."""
-    p = ports()
-    d = tempfile.mkdtemp(prefix="prop-", dir=env.dir)
+def loaded_manifests(env, loaded, prefix):
+    """A new directory whose `manifests/` holds the common objects and `loaded` Ingresses."""
+    d = tempfile.mkdtemp(prefix=prefix, dir=env.dir)
     manifests = os.path.join(d, "manifests")
     os.makedirs(manifests)
     with open(os.path.join(manifests, "common.yaml"), "w") as f:
@@ -360,6 +359,13 @@ def propagation(env, loaded, samples):
                                       open(env.key, "rb").read()))
     with open(os.path.join(manifests, "routes.yaml"), "w") as f:
         f.write(configs.sluice_hosts(loaded))
+    return d, manifests
+
+
+def propagation(env, loaded, samples):
+    """Write a new Ingress file next to `loaded` Ingresses, poll every ms until routed."""
+    p = ports()
+    d, manifests = loaded_manifests(env, loaded, "prop-")
     logfile = os.path.join(d, "sluice.log")
     proc = start_sluice(env, manifests, p, logfile)
     try:
@@ -478,14 +484,7 @@ def endpoint_shift(env, loaded, samples):
     """Rewrite one Service's EndpointSlice between two origins next to `loaded` Ingresses;
     poll every ms until requests reach the new one."""
     p = ports()
-    d = tempfile.mkdtemp(prefix="shift-", dir=env.dir)
-    manifests = os.path.join(d, "manifests")
-    os.makedirs(manifests)
-    with open(os.path.join(manifests, "common.yaml"), "w") as f:
-        f.write(configs.sluice_common(env.origin_port, open(env.cert, "rb").read(),
-                                      open(env.key, "rb").read()))
-    with open(os.path.join(manifests, "routes.yaml"), "w") as f:
-        f.write(configs.sluice_hosts(loaded))
+    d, manifests = loaded_manifests(env, loaded, "shift-")
     with open(os.path.join(manifests, "shift.yaml"), "w") as f:
         f.write(SHIFT_ROUTE)
     slice_path = os.path.join(manifests, "shift-slice.yaml")

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use hashbrown::Equivalent;
 use http::Method;
@@ -25,6 +25,7 @@ use sluice_ingress_model::{
     host_changes,
 };
 
+pub use super::interner::Interner;
 use super::requests::RequestSeries;
 
 /// The `host` label of requests whose host no Ingress names.
@@ -112,13 +113,6 @@ pub struct HostLabels {
     exact: HashMap<Arc<str>, Arc<str>>,
     wildcard: HashMap<Arc<str>, Arc<str>>,
     unknown: Arc<str>,
-}
-
-/// Every label set in use; series live as long as their label set is interned.
-#[derive(Debug, Default)]
-pub struct Interner {
-    sets: Mutex<HashMap<RouteLabelValues, Arc<RouteLabels>>>,
-    latency: Mutex<HashMap<[String; 4], Arc<LatencyLabels>>>,
 }
 
 /// A full request label set: route labels plus status and method.
@@ -394,119 +388,6 @@ pub fn values(
         ingress: origin.map(|o| o.ingress.name.clone()).unwrap_or_default(),
         service: upstream.map(|u| u.service.clone()).unwrap_or_default(),
         canary,
-    }
-}
-
-impl Interner {
-    /// The one label set with these values.
-    pub fn intern(&self, values: RouteLabelValues) -> Arc<RouteLabels> {
-        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = sets.get(&values) {
-            return existing.clone();
-        }
-        let latency = self.intern_latency(&values);
-        let labels = Arc::new(RouteLabels {
-            values: values.clone(),
-            latency,
-            series: RwLock::new(HashMap::new()),
-        });
-        sets.insert(values, labels.clone());
-        labels
-    }
-
-    fn intern_latency(&self, values: &RouteLabelValues) -> Arc<LatencyLabels> {
-        let key = [
-            values.namespace.clone(),
-            values.ingress.clone(),
-            values.service.clone(),
-            values.canary.clone(),
-        ];
-        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        latency
-            .entry(key)
-            .or_insert_with_key(|[namespace, ingress, service, canary]| {
-                Arc::new(LatencyLabels {
-                    namespace: namespace.clone(),
-                    ingress: ingress.clone(),
-                    service: service.clone(),
-                    canary: canary.clone(),
-                    histogram: super::histogram::AtomicHistogram::new(
-                        super::histogram::TIME_BUCKETS,
-                        super::histogram::NANOSECOND,
-                    ),
-                })
-            })
-            .clone()
-    }
-
-    /// Keeps only the label sets `keep` holds (plus those still referenced elsewhere, e.g. by
-    /// a request in flight, which are dropped from the exposition all the same).
-    pub fn retain(&self, keep: &LabelIndex, also: &Arc<RouteLabels>) {
-        let live: std::collections::HashSet<*const RouteLabels> = keep
-            .label_sets()
-            .chain(std::iter::once(also))
-            .map(Arc::as_ptr)
-            .collect();
-        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        sets.retain(|_, labels| live.contains(&Arc::as_ptr(labels)));
-        let latency_live: std::collections::HashSet<*const LatencyLabels> =
-            sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
-        drop(sets);
-        self.latency
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
-    }
-
-    /// Forgets `dropped` label sets (no longer in the live index), and the latency label sets
-    /// only they used.
-    pub fn forget(&self, dropped: &[Arc<RouteLabels>]) {
-        if dropped.is_empty() {
-            return;
-        }
-        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        for set in dropped {
-            if sets.get(&set.values).is_some_and(|s| Arc::ptr_eq(s, set)) {
-                sets.remove(&set.values);
-            }
-        }
-        let latency_live: std::collections::HashSet<*const LatencyLabels> =
-            sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
-        drop(sets);
-        self.latency
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
-    }
-
-    /// A snapshot of every interned label set.
-    pub fn all(&self) -> Vec<Arc<RouteLabels>> {
-        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<Arc<RouteLabels>> = sets.values().cloned().collect();
-        all.sort_by(|a, b| {
-            let key = |l: &RouteLabels| {
-                let v = &l.values;
-                (
-                    v.namespace.clone(),
-                    v.ingress.clone(),
-                    v.path.clone(),
-                    v.host.to_string(),
-                    v.service.clone(),
-                    v.canary.clone(),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
-        all
-    }
-
-    /// A snapshot of every latency label set.
-    pub fn all_latency(&self) -> Vec<Arc<LatencyLabels>> {
-        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<(&[String; 4], Arc<LatencyLabels>)> =
-            latency.iter().map(|(k, v)| (k, v.clone())).collect();
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        all.into_iter().map(|(_, v)| v).collect()
     }
 }
 
