@@ -102,13 +102,18 @@ impl Reporter {
         if let Some(telemetry) = &self.telemetry {
             telemetry.built(&built, started.elapsed());
             // The report only changes with the controller ConfigMap.
+            // Compared by reference; copied only when it changed.
             let config = opts
                 .controller_config
                 .as_ref()
-                .map(|key| (key.clone(), snapshot.config_maps.get(key).cloned()));
-            if self.reported.as_ref() != Some(&config) {
+                .map(|key| (key, snapshot.config_maps.get(key)));
+            let unchanged = self
+                .reported
+                .as_ref()
+                .is_some_and(|reported| reported.as_ref().map(|(k, m)| (k, m.as_ref())) == config);
+            if !unchanged {
                 self.config_report = Some(crate::observe::config_report(snapshot, &opts));
-                self.reported = Some(config);
+                self.reported = Some(config.map(|(k, m)| (k.clone(), m.cloned())));
             }
         }
         let mut current = BTreeSet::new();

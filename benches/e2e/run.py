@@ -349,6 +349,46 @@ def measure(env, proxy, scenario, duration, script=None):
 # ---------------------------------------------------------------- propagation and memory
 
 
+class Client:
+    """One keep-alive connection to a proxy's HTTP port, opened again after an error."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = self._open()
+
+    def _open(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+
+    def get(self, host):
+        """`GET /` for `host`: the read response, or None when the request failed."""
+        try:
+            self.conn.request("GET", "/", headers={"Host": host})
+            resp = self.conn.getresponse()
+            resp.read()
+            return resp
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = self._open()
+            return None
+
+    def until(self, host, t0, done, expected):
+        """Polls `host` every millisecond until `done(response)`: (ms since `t0`, or None after
+        30 s; answers before that which `expected(response)` refuses, None for a failure)."""
+        bad = 0
+        while True:
+            resp = self.get(host)
+            if resp is not None and done(resp):
+                return (time.monotonic() - t0) * 1000, bad
+            if not expected(resp):
+                bad += 1
+            if time.monotonic() > t0 + 30:
+                return None, bad + 1
+            time.sleep(0.001)
+
+    def close(self):
+        self.conn.close()
+
+
 def loaded_manifests(env, loaded, prefix):
     """A new directory whose `manifests/` holds the common objects and `loaded` Ingresses."""
     d = tempfile.mkdtemp(prefix=prefix, dir=env.dir)
@@ -370,7 +410,7 @@ def propagation(env, loaded, samples):
     proc = start_sluice(env, manifests, p, logfile)
     try:
         wait_http(p["http"], f"host-{loaded - 1}.example.com", want=200, timeout=300)
-        conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
+        client = Client(p["http"])
         lat, bad, apply_ms = [], 0, []
         for i in range(samples):
             host = f"new-{i}.example.com"
@@ -379,29 +419,14 @@ def propagation(env, loaded, samples):
                 f.write(configs.sluice_ingress(f"new-{i}", host))
             t0 = time.monotonic()
             os.rename(tmp, os.path.join(manifests, f"new-{i}.yaml"))
-            deadline = t0 + 30
-            while True:
-                try:
-                    conn.request("GET", "/", headers={"Host": host})
-                    resp = conn.getresponse()
-                    resp.read()
-                    status = resp.status
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
-                    status = 0
-                if status == 200:
-                    lat.append((time.monotonic() - t0) * 1000)
-                    apply_ms.append(last_apply_ms(logfile))
-                    break
-                if status != 404:
-                    bad += 1
-                if time.monotonic() > deadline:
-                    bad += 1
-                    break
-                time.sleep(0.001)
+            ms, unexpected = client.until(host, t0, lambda r: r.status == 200,
+                                          lambda r: r is not None and r.status == 404)
+            bad += unexpected
+            if ms is not None:
+                lat.append(ms)
+                apply_ms.append(last_apply_ms(logfile))
             time.sleep(0.05)
-        conn.close()
+        client.close()
         rss = rss_kib(proc.pid)
     finally:
         stop(proc)
@@ -497,7 +522,7 @@ def endpoint_shift(env, loaded, samples):
     proc = start_sluice(env, manifests, p, logfile)
     try:
         wait_http(p["http"], "shift.example.com", want=200, timeout=300)
-        conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
+        client = Client(p["http"])
         lat, bad = [], 0
         for i in range(samples):
             to_b = i % 2 == 0
@@ -506,28 +531,15 @@ def endpoint_shift(env, loaded, samples):
                 f.write(shift_slice(b_port if to_b else env.origin_port))
             t0 = time.monotonic()
             os.rename(tmp, slice_path)
-            while True:
-                try:
-                    conn.request("GET", "/", headers={"Host": "shift.example.com"})
-                    resp = conn.getresponse()
-                    resp.read()
-                    at_b = resp.getheader("X-Origin") == "b"
-                    ok = resp.status == 200
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", p["http"], timeout=5)
-                    at_b, ok = None, False
-                if not ok:
-                    bad += 1
-                if at_b == to_b:
-                    lat.append((time.monotonic() - t0) * 1000)
-                    break
-                if time.monotonic() > t0 + 30:
-                    bad += 1
-                    break
-                time.sleep(0.001)
+            ms, unexpected = client.until(
+                "shift.example.com", t0,
+                lambda r, to_b=to_b: r.status == 200 and (r.getheader("X-Origin") == "b") == to_b,
+                lambda r: r is not None and r.status == 200)
+            bad += unexpected
+            if ms is not None:
+                lat.append(ms)
             time.sleep(0.05)
-        conn.close()
+        client.close()
         rss = rss_kib(proc.pid)
     finally:
         stop(proc)
