@@ -40,7 +40,8 @@ fn routes(hosts: Vec<VirtualHost>) -> Routes {
 
 fn labels<'a>(
     index: &'a LabelIndex,
-    routes: &'a Routes,
+    interner: &Interner,
+    routes: &Routes,
     host: &str,
 ) -> &'a Arc<super::RouteLabels> {
     let vhost = routes
@@ -53,11 +54,14 @@ fn labels<'a>(
         panic!("a forward route")
     };
     index
-        .get(&RouteQuery {
-            host: index.hosts().label(host),
-            origin: route.origin.as_ref(),
-            upstream: Some(&forward.backends[0].upstream),
-        })
+        .get(
+            &RouteQuery {
+                host: index.hosts().label(host),
+                origin: route.origin.as_ref(),
+                upstream: Some(&forward.backends[0].upstream),
+            },
+            interner,
+        )
         .unwrap()
 }
 
@@ -84,14 +88,20 @@ fn unchanged_hosts_share_their_sets_and_changed_ones_do_not() {
         &second.by_host["b.example"],
         &first.by_host["b.example"]
     ));
-    assert_eq!(labels(&second, &new, "b.example").values.service, "svc-b2");
-    assert_eq!(labels(&second, &new, "c.example").values.service, "svc-c");
+    assert_eq!(
+        labels(&second, &interner, &new, "b.example").values.service,
+        "svc-b2"
+    );
+    assert_eq!(
+        labels(&second, &interner, &new, "c.example").values.service,
+        "svc-c"
+    );
     // A fresh build resolves the same label sets (interned, so the same objects).
     let fresh = LabelIndex::build(&new, &interner, None);
     for host in ["a.example", "b.example", "c.example"] {
         assert!(Arc::ptr_eq(
-            labels(&second, &new, host),
-            labels(&fresh, &new, host)
+            labels(&second, &interner, &new, host),
+            labels(&fresh, &interner, &new, host)
         ));
     }
     assert_eq!(second.label_sets().count(), fresh.label_sets().count());
@@ -102,6 +112,7 @@ fn a_changed_default_route_rebuilds_every_host() {
     let interner = Interner::default();
     let old = routes(vec![vhost("a.example", "svc-a")]);
     let first = LabelIndex::build(&old, &interner, None);
+    resolve_all(&first, &interner);
     let mut new = old.clone();
     new.default_route = Some(vhost("default", "fallback").routes.remove(0));
     let second = LabelIndex::build(&new, &interner, Some((&old, &first)));
@@ -112,14 +123,48 @@ fn a_changed_default_route_rebuilds_every_host() {
     assert!(second.label_sets().count() > first.label_sets().count());
 }
 
+/// Resolves every host's sets, as if each host had had a request.
+fn resolve_all(index: &LabelIndex, interner: &Interner) {
+    for sets in index.by_host.values() {
+        sets.resolved(interner);
+    }
+}
+
+#[test]
+fn sets_are_resolved_at_a_hosts_first_request_and_carried_over_a_rebuild() {
+    let interner = Interner::default();
+    let old = routes(vec![
+        vhost("a.example", "svc-a"),
+        vhost("b.example", "svc-b"),
+    ]);
+    let first = LabelIndex::build(&old, &interner, None);
+    assert_eq!(first.label_sets().count(), 0);
+    assert!(interner.all().is_empty());
+    let a = labels(&first, &interner, &old, "a.example").clone();
+    let resolved: Vec<&str> = first.label_sets().map(|s| s.values.host.as_ref()).collect();
+    assert!(!resolved.is_empty() && resolved.iter().all(|h| *h == "a.example"));
+
+    // A rebuild that shares nothing (another default route) resolves a.example again at once,
+    // to the same interned sets, so its series carry on; b.example had no request and waits.
+    let mut new = old.clone();
+    new.default_route = Some(vhost("default", "fallback").routes.remove(0));
+    let second = LabelIndex::build(&new, &interner, Some((&old, &first)));
+    assert!(second.by_host["a.example"].routes.get().is_some());
+    assert!(second.by_host["b.example"].routes.get().is_none());
+    interner.retain(&second, &a);
+    assert!(Arc::ptr_eq(
+        &a,
+        labels(&second, &interner, &new, "a.example")
+    ));
+}
+
 /// Every label set of an index, as `(host label, values)` pairs, sorted.
 fn all_sets(index: &LabelIndex) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = index
         .by_host
         .iter()
         .flat_map(|(host, sets)| {
-            sets.routes
-                .values()
+            sets.label_sets()
                 .map(move |set| (host.to_string(), format!("{:?}", set.values)))
         })
         .collect();
@@ -136,6 +181,7 @@ fn an_update_equals_a_fresh_build_and_drops_only_what_went() {
         vhost("c.example", "svc-c"),
     ]);
     let first = LabelIndex::build(&old, &interner, None);
+    resolve_all(&first, &interner);
     let mut new = old.clone();
     new.virtual_hosts.remove(2);
     new.virtual_hosts[1] = Arc::new(vhost("b.example", "svc-b2"));
@@ -144,6 +190,8 @@ fn an_update_equals_a_fresh_build_and_drops_only_what_went() {
     let (updated, dropped) = LabelIndex::update(&new, &interner, &old, &first).unwrap();
     interner.forget(&dropped);
     let fresh = LabelIndex::build(&new, &interner, None);
+    resolve_all(&updated, &interner);
+    resolve_all(&fresh, &interner);
     assert_eq!(all_sets(&updated), all_sets(&fresh));
     assert!(Arc::ptr_eq(
         &updated.by_host["a.example"],

@@ -297,7 +297,7 @@ impl Metrics {
             origin,
             upstream: record.upstream,
         };
-        let labels = match index.get(&query) {
+        let labels = match index.get(&query, &state.interner) {
             Some(labels) => labels.clone(),
             None => {
                 let canary = record.route.and_then(|r| match &r.action {
