@@ -134,6 +134,8 @@ struct Builder<'a> {
     certificates: BTreeMap<ObjectKey, Result<Certificate, DiagnosticKind>>,
     config: Config,
     base_policy: Arc<Policy>,
+    /// Distinct policies resolved so far (the first few), shared by equal ones.
+    policies: Vec<Arc<Policy>>,
     regex_hosts: BTreeMap<HostPattern, ObjectKey>,
     host_states: BTreeMap<HostPattern, hosts::HostState>,
     upstream_policies: BTreeMap<UpstreamId, (UpstreamPolicy, Option<ObjectKey>)>,
@@ -147,6 +149,7 @@ impl<'a> Builder<'a> {
         let base_policy = Arc::new(config.base.policy.clone());
         Self {
             config,
+            policies: vec![base_policy.clone()],
             base_policy,
             regex_hosts: BTreeMap::new(),
             host_states: BTreeMap::new(),
@@ -479,6 +482,8 @@ impl<'a> Builder<'a> {
                 }
             }
             routes.sort_by(|a, b| b.path.precedence().cmp(&a.path.precedence()));
+            // A table lives until the next change; growth slack would be most of its memory.
+            routes.shrink_to_fit();
             let tls = self.tls.get(&host).cloned();
             let policy = self
                 .host_states

@@ -44,11 +44,13 @@ impl TryFrom<&net::Ingress> for Ingress {
             .map(|tls| tls_entry(&tls.hosts, &tls.secret_name))
             .collect();
         let rules_field = spec_field.key("rules");
+        // Sized exactly: a snapshot holds every Ingress for as long as it lives.
+        ingress.rules = Vec::with_capacity(spec.rules.as_ref().map_or(0, Vec::len));
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             let rule_field = rules_field.index(i);
             let http_field = rule_field.key("http");
             let paths_field = http_field.key("paths");
-            let mut paths = Vec::new();
+            let mut paths = Vec::with_capacity(rule.http.as_ref().map_or(0, |h| h.paths.len()));
             for (j, path) in rule.http.iter().flat_map(|http| &http.paths).enumerate() {
                 let path_field = paths_field.index(j);
                 let path_type = path_type(&cx, &path_field.key("pathType"), &path.path_type)?;
