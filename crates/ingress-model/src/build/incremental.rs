@@ -63,6 +63,8 @@ struct Last {
     by_host: BTreeMap<HostPattern, BTreeSet<ObjectKey>>,
     /// How many references (routes, canaries, passthrough) each upstream has.
     upstream_refs: BTreeMap<UpstreamId, usize>,
+    /// How many virtual hosts present each certificate.
+    certificate_refs: BTreeMap<ObjectKey, usize>,
 }
 
 impl Incremental {
@@ -102,8 +104,10 @@ impl Last {
             }
         }
         let mut upstream_refs = BTreeMap::new();
+        let mut certificate_refs = BTreeMap::new();
         for vhost in &built.table.routes.virtual_hosts {
             count_refs(vhost, &mut upstream_refs, true);
+            count_certificate(vhost, &mut certificate_refs, true);
         }
         if let Some(route) = &built.table.routes.default_route {
             count_route(route, &mut upstream_refs, true);
@@ -120,6 +124,7 @@ impl Last {
             facts,
             by_host,
             upstream_refs,
+            certificate_refs,
         }
     }
 
@@ -239,17 +244,22 @@ impl Last {
         let mut upstreams_touched = BTreeSet::new();
         // The list is sorted by pattern, one virtual host each (as `build` makes it): the
         // touched hosts are found, taken out and put in by binary search.
+        let mut certificates_touched = BTreeSet::new();
         let virtual_hosts = &mut routes.virtual_hosts;
         for host in &hosts {
             if let Ok(i) = virtual_hosts.binary_search_by(|v| v.host.cmp(host)) {
                 let vhost = virtual_hosts.remove(i);
                 count_refs(&vhost, &mut self.upstream_refs, false);
                 collect_refs(&vhost, &mut upstreams_touched);
+                count_certificate(&vhost, &mut self.certificate_refs, false);
+                certificates_touched.extend(certificate_of(&vhost).cloned());
             }
         }
         for vhost in fresh.into_values() {
             count_refs(&vhost, &mut self.upstream_refs, true);
             collect_refs(&vhost, &mut upstreams_touched);
+            count_certificate(&vhost, &mut self.certificate_refs, true);
+            certificates_touched.extend(certificate_of(&vhost).cloned());
             match virtual_hosts.binary_search_by(|v| v.host.cmp(&vhost.host)) {
                 Ok(i) => virtual_hosts[i] = vhost,
                 Err(i) => virtual_hosts.insert(i, vhost),
@@ -271,6 +281,25 @@ impl Last {
                 }
             }
         }
+
+        // Certificates as `build` keeps them: those a virtual host presents, and the default.
+        for key in certificates_touched {
+            let presented = self.certificate_refs.get(&key).is_some_and(|&n| n > 0);
+            if !presented {
+                self.certificate_refs.remove(&key);
+                if routes.default_certificate.as_ref() != Some(&key) {
+                    routes.certificates.remove(&key);
+                }
+            } else if !routes.certificates.contains_key(&key)
+                && let Some(certificate) = part.table.routes.certificates.get(&key)
+            {
+                routes.certificates.insert(key, certificate.clone());
+            }
+        }
+        // Every certificate either build parsed can expire between two clocks.
+        self.facts.not_after.extend(facts.not_after);
+        self.facts.not_after.sort_unstable();
+        self.facts.not_after.dedup();
 
         let is_member =
             |d: &Diagnostic| d.object.kind == Kind::Ingress && members.contains(&d.object.key);
@@ -305,7 +334,6 @@ impl Last {
                 None => self.ingresses.remove(key),
             };
         }
-        // The part parsed no certificate the full build did not (its Ingresses have no TLS).
         Some(rebuilt)
     }
 
@@ -344,11 +372,11 @@ impl Last {
     }
 }
 
-/// Whether an Ingress's effect can reach hosts other than its rules': `spec.tls` (certificates
-/// and the hosts it lists) or `spec.defaultBackend` (the catch-all, or each rule host's
-/// fallback).
+/// Whether an Ingress's effect can reach hosts other than those it names: `spec.defaultBackend`
+/// (the catch-all, or each rule host's fallback). `spec.tls` stays within the hosts it lists
+/// and the Ingress's rule hosts, which [`hosts_of`] covers.
 fn crosses_hosts(ingress: &Ingress) -> bool {
-    !ingress.tls.is_empty() || ingress.default_backend.is_some()
+    ingress.default_backend.is_some()
 }
 
 /// The hosts an Ingress names in its rules and `spec.tls`.
@@ -404,6 +432,18 @@ fn changed_keys<V: PartialEq>(
     keys
 }
 
+/// The certificate a virtual host presents, if it names one.
+fn certificate_of(vhost: &VirtualHost) -> Option<&ObjectKey> {
+    vhost.tls.as_ref()?.certificate.as_ref()
+}
+
+/// Adds (or takes away) a virtual host's reference to its certificate.
+fn count_certificate(vhost: &VirtualHost, counts: &mut BTreeMap<ObjectKey, usize>, add: bool) {
+    if let Some(key) = certificate_of(vhost) {
+        count(key, counts, add);
+    }
+}
+
 /// The upstreams a virtual host refers to.
 fn collect_refs(vhost: &VirtualHost, into: &mut BTreeSet<UpstreamId>) {
     into.extend(vhost.upstream_refs().cloned());
@@ -422,7 +462,7 @@ fn count_route(route: &Route, counts: &mut BTreeMap<UpstreamId, usize>, add: boo
     }
 }
 
-fn count(id: &UpstreamId, counts: &mut BTreeMap<UpstreamId, usize>, add: bool) {
+fn count<K: Ord + Clone>(id: &K, counts: &mut BTreeMap<K, usize>, add: bool) {
     let n = counts.entry(id.clone()).or_default();
     *n = match add {
         true => *n + 1,

@@ -23,12 +23,11 @@ enum Step {
     Clock(i64),
 }
 
-/// Ingresses mostly without what forces a full build (TLS, default backends, canaries,
-/// aliases, upstream settings), so both paths are taken.
+/// Ingresses mostly without what forces a full build (default backends, canaries, aliases,
+/// upstream settings), so both paths are taken. `spec.tls` stays: it is built incrementally.
 fn ingress(index: usize) -> impl Strategy<Value = Ingress> {
     (ingress_strategy(index), 0u8..4).prop_map(|(mut ing, plain)| {
         if plain > 0 {
-            ing.tls.clear();
             ing.default_backend = None;
             ing.annotations.retain(|k, _| {
                 !["canary", "alias", "www", "affinity"]
@@ -53,9 +52,25 @@ fn initial() -> impl Strategy<Value = Vec<Ingress>> {
     (0usize..8).prop_flat_map(|n| (0..n).map(ingress).collect::<Vec<_>>())
 }
 
+/// A certificate for `a.com` and `*.a.com` (so `b.com` does not match it) that expires in 2040,
+/// between two of the clocks the steps set, made once.
+fn certificate() -> &'static (String, String) {
+    static CERT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    CERT.get_or_init(|| {
+        let names = vec!["a.com".to_owned(), "*.a.com".to_owned()];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    })
+}
+
 fn base() -> Snapshot {
     let mut s = Snapshot::default();
+    let (cert, key) = certificate();
     for ns in ["default", "other"] {
+        s.insert_secret(tls_secret(ns, "cert", cert, key));
         for svc in SERVICES.iter().take(3) {
             s.insert_service(service(ns, svc, 80));
             s.insert_endpoint_slice(slice_with(ns, svc, &[(1, true)]));
@@ -183,19 +198,49 @@ fn ingresses_sharing_a_host_are_rebuilt_together() {
 }
 
 #[test]
-fn a_tls_ingress_or_another_object_kind_rebuilds_everything() {
+fn a_tls_ingress_is_built_alone_and_its_certificate_comes_and_goes_with_it() {
+    let (cert, key) = certificate();
+    let mut s = hosts(5);
+    s.insert_secret(tls_secret("default", "cert", cert, key));
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    incremental.build(&s, &opts);
+    let mut tls = ingress_of(7, "x.a.com");
+    tls.tls.push(IngressTls {
+        hosts: vec!["x.a.com".into()],
+        secret_name: Some("cert".into()),
+    });
+    s.insert_ingress(tls.clone());
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 1 });
+    assert_eq!(built, build(&s, &opts));
+    let secret = ObjectKey::new("default", "cert");
+    assert!(built.table.routes.certificates.contains_key(&secret));
+    // A second host presenting the same certificate, then the first one gone: still kept.
+    let mut second = ingress_of(8, "y.a.com");
+    second.tls = tls.tls.clone();
+    second.tls[0].hosts = vec!["y.a.com".into()];
+    s.insert_ingress(second);
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    s.ingresses.remove(&tls.key);
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 0 });
+    assert_eq!(built, build(&s, &opts));
+    assert!(built.table.routes.certificates.contains_key(&secret));
+    // The last host presenting it gone: the table no longer carries it.
+    s.ingresses.remove(&ObjectKey::new("default", "ing-8"));
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 0 });
+    assert_eq!(built, build(&s, &opts));
+    assert!(built.table.routes.certificates.is_empty());
+}
+
+#[test]
+fn another_object_kind_rebuilds_everything() {
     let mut s = hosts(5);
     let opts = BuildOptions::default();
     let mut incremental = Incremental::new();
     incremental.build(&s, &opts);
-    let mut tls = ingress_of(7, "secure.example.com");
-    tls.tls.push(IngressTls {
-        hosts: vec!["secure.example.com".into()],
-        secret_name: None,
-    });
-    s.insert_ingress(tls);
-    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
-    assert_eq!(incremental.reuse(), Reuse::Full);
     s.insert_service(service("default", "svc-new", 80));
     assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
     assert_eq!(incremental.reuse(), Reuse::Full);
@@ -245,6 +290,32 @@ fn a_certificate_expiring_between_two_builds_forces_a_full_build() {
             .iter()
             .any(|d| d.kind.code() == "certificate_expired")
     );
+}
+
+#[test]
+fn a_certificate_first_parsed_by_a_partial_build_still_forces_a_full_build_when_it_expires() {
+    let (cert, key) = certificate();
+    let mut s = hosts(3);
+    s.insert_secret(tls_secret("default", "cert", cert, key));
+    let mut opts = BuildOptions {
+        now: Some(2_000_000_000),
+        ..BuildOptions::default()
+    };
+    let mut incremental = Incremental::new();
+    incremental.build(&s, &opts);
+    let mut tls = ingress_of(9, "x.a.com");
+    tls.tls.push(IngressTls {
+        hosts: vec!["x.a.com".into()],
+        secret_name: Some("cert".into()),
+    });
+    s.insert_ingress(tls);
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 1 });
+    // 2103: past the certificate's notAfter (2040), which only the partial build parsed.
+    opts.now = Some(4_200_000_000);
+    let built = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Full);
+    assert_eq!(built, build(&s, &opts));
 }
 
 #[test]
