@@ -37,7 +37,7 @@ pub fn render(table: &RouteTable) -> String {
             None => String::new(),
         };
         let _ = writeln!(out, "host {}{tls}", vhost.host);
-        let host_policy = changed(&vhost.policy, &HostPolicy::default());
+        let host_policy = changed(&*vhost.policy, &HostPolicy::default());
         if !host_policy.is_empty() {
             let _ = writeln!(out, "  host policy: {}", host_policy.join(" "));
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use sluice_ingress_model::{
-    Action, Condition, FixedResponse, HostPattern, HostPolicy, NoAttributes, ObjectKey,
+    Action, Condition, FixedResponse, HostPattern, NoAttributes, ObjectKey,
     PathMatch, Policy, RequestAttributes, Route, RouteOrigin, Routes, ValueMatch, VirtualHost,
     normalize_path,
 };
@@ -113,7 +113,7 @@ impl TableM {
                         host: host.to_model(),
                         tls: None,
                         routes: routes.iter().map(RouteM::to_model).collect(),
-                        policy: HostPolicy::default(),
+                        policy: Default::default(),
                     })
                 })
                 .collect(),

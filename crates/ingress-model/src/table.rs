@@ -55,8 +55,9 @@ pub struct VirtualHost {
     pub tls: Option<HostTls>,
     /// Routes, sorted by path precedence (best first); ties keep Ingress precedence order.
     pub routes: Vec<Route>,
-    /// Host-level settings (mTLS, ciphers, passthrough, alias origin).
-    pub policy: HostPolicy,
+    /// Host-level settings (mTLS, ciphers, passthrough, alias origin); hosts with the default
+    /// settings share one.
+    pub policy: Arc<HostPolicy>,
 }
 
 /// TLS settings of a virtual host.

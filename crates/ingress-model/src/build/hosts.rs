@@ -141,7 +141,7 @@ pub fn add_aliases(
             }
             let mut copy = vhost.clone();
             copy.host = host.clone();
-            copy.policy.alias_of = Some(vhost.host.clone());
+            Arc::make_mut(&mut copy.policy).alias_of = Some(vhost.host.clone());
             extra.insert(host, copy);
         }
         if let (Some(code), HostPattern::Exact(name)) = (state.www_redirect, &vhost.host) {
@@ -176,10 +176,10 @@ pub fn add_aliases(
                     host,
                     tls: vhost.tls.clone(),
                     routes: vec![route],
-                    policy: HostPolicy {
+                    policy: Arc::new(HostPolicy {
                         alias_of: Some(vhost.host.clone()),
                         ..HostPolicy::default()
-                    },
+                    }),
                 },
             );
         }

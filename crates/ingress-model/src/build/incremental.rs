@@ -59,8 +59,9 @@ struct Last {
     endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     built: Built,
     facts: Facts,
-    /// Ingresses by the hosts they name (rules and `spec.tls`).
-    by_host: BTreeMap<HostPattern, BTreeSet<ObjectKey>>,
+    /// Ingresses by the hosts they name (rules and `spec.tls`), sorted; usually one each, so a
+    /// vector rather than a set (a set's first node alone is half a kilobyte).
+    by_host: BTreeMap<HostPattern, Vec<ObjectKey>>,
     /// How many references (routes, canaries, passthrough) each upstream has.
     upstream_refs: BTreeMap<UpstreamId, usize>,
     /// How many virtual hosts present each certificate.
@@ -97,10 +98,10 @@ impl Incremental {
 impl Last {
     fn full(snapshot: &Snapshot, opts: &BuildOptions) -> Self {
         let (built, facts) = build_some(snapshot, opts, snapshot.ingresses.values().map(|i| &**i));
-        let mut by_host: BTreeMap<HostPattern, BTreeSet<ObjectKey>> = BTreeMap::new();
+        let mut by_host: BTreeMap<HostPattern, Vec<ObjectKey>> = BTreeMap::new();
         for ingress in snapshot.ingresses.values() {
             for host in hosts_of(ingress) {
-                by_host.entry(host).or_default().insert(ingress.key.clone());
+                add_member(by_host.entry(host).or_default(), &ingress.key);
             }
         }
         let mut upstream_refs = BTreeMap::new();
@@ -313,7 +314,9 @@ impl Last {
             if let Some(old) = self.ingresses.get(key) {
                 for host in hosts_of(old) {
                     if let Some(set) = self.by_host.get_mut(&host) {
-                        set.remove(key);
+                        if let Ok(i) = set.binary_search(key) {
+                            set.remove(i);
+                        }
                         if set.is_empty() {
                             self.by_host.remove(&host);
                         }
@@ -324,7 +327,7 @@ impl Last {
         for key in &members {
             if let Some(new) = snapshot.ingresses.get(key) {
                 for host in hosts_of(new) {
-                    self.by_host.entry(host).or_default().insert(key.clone());
+                    add_member(self.by_host.entry(host).or_default(), key);
                 }
             }
         }
@@ -430,6 +433,16 @@ fn changed_keys<V: PartialEq>(
         }
     }
     keys
+}
+
+/// Adds `key` to a sorted list of Ingresses, once.
+fn add_member(members: &mut Vec<ObjectKey>, key: &ObjectKey) {
+    if let Err(i) = members.binary_search(key) {
+        if members.is_empty() {
+            members.reserve_exact(1);
+        }
+        members.insert(i, key.clone());
+    }
 }
 
 /// The certificate a virtual host presents, if it names one.

@@ -30,7 +30,7 @@ use crate::host::HostPattern;
 use crate::key::{Kind, ObjectKey};
 use crate::objects::{HttpPath, Ingress, IngressBackend, PathType, PortRef};
 use crate::path::PathMatch;
-use crate::policy::{Policy, UpstreamPolicy};
+use crate::policy::{HostPolicy, Policy, UpstreamPolicy};
 use crate::snapshot::{BuildOptions, Snapshot};
 use crate::table::{
     Action, Certificate, Endpoints, Forward, HostTls, Route, RouteOrigin, RouteTable, Routes,
@@ -84,7 +84,7 @@ pub(crate) fn build_some<'s>(
     let mut builder = Builder::new(snapshot, opts);
     let mut ingresses: Vec<&Ingress> = ingresses.into_iter().collect();
     ingresses.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
-    let mut accepted = Vec::new();
+    let mut accepted = Vec::with_capacity(ingresses.len());
     for ingress in ingresses {
         match class::ownership(ingress, snapshot, opts) {
             Ok(()) => {
@@ -116,10 +116,52 @@ pub(crate) fn build_some<'s>(
     builder.finish()
 }
 
+/// The routes of one host while it is built. Which Ingress holds a (path, conditions) slot is
+/// the route's origin; hosts with many routes index the slots, the rest (most hosts: one
+/// route) are searched, since a map per host cost more memory than the routes themselves.
 #[derive(Default)]
 struct HostRoutes {
     routes: Vec<Route>,
-    owners: HashMap<(PathMatch, Vec<Condition>), ObjectKey>,
+    slots: Option<HashMap<(PathMatch, Vec<Condition>), usize>>,
+}
+
+impl HostRoutes {
+    /// From this many routes on, slots are looked up in a map.
+    const INDEXED_FROM: usize = 16;
+
+    /// The Ingress holding the slot of `route`, if one does.
+    fn owner(&self, route: &Route) -> Option<&ObjectKey> {
+        let held = match &self.slots {
+            Some(slots) => slots
+                .get(&(route.path.clone(), route.conditions.clone()))
+                .and_then(|&i| self.routes.get(i)),
+            None => self
+                .routes
+                .iter()
+                .find(|r| r.path == route.path && r.conditions == route.conditions),
+        };
+        held.and_then(|r| r.origin.as_ref()).map(|o| &o.ingress)
+    }
+
+    /// Adds a route whose slot is free.
+    fn push(&mut self, route: Route) {
+        // Most hosts have one route: no room for four at first (the table keeps these lists).
+        if self.routes.is_empty() {
+            self.routes.reserve_exact(1);
+        }
+        if let Some(slots) = &mut self.slots {
+            slots.insert(
+                (route.path.clone(), route.conditions.clone()),
+                self.routes.len(),
+            );
+        }
+        self.routes.push(route);
+        if self.slots.is_none() && self.routes.len() >= Self::INDEXED_FROM {
+            let slots = self.routes.iter().enumerate();
+            let slots = slots.map(|(i, r)| ((r.path.clone(), r.conditions.clone()), i));
+            self.slots = Some(slots.collect());
+        }
+    }
 }
 
 struct Builder<'a> {
@@ -398,8 +440,7 @@ impl<'a> Builder<'a> {
 
     fn insert_route(&mut self, host: &HostPattern, route: Route, owner: &ObjectKey, field: &str) {
         let routes = self.hosts.entry(host.clone()).or_default();
-        let slot = (route.path.clone(), route.conditions.clone());
-        if let Some(winner) = routes.owners.get(&slot) {
+        if let Some(winner) = routes.owner(&route) {
             let kind = DiagnosticKind::Conflict {
                 host: host.to_string(),
                 path: route.path.to_string(),
@@ -408,8 +449,7 @@ impl<'a> Builder<'a> {
             self.diagnose(Severity::Warning, owner, field, kind);
             return;
         }
-        routes.owners.insert(slot, owner.clone());
-        routes.routes.push(route);
+        routes.push(route);
     }
 
     fn default_route(&mut self) -> Option<Route> {
@@ -467,6 +507,7 @@ impl<'a> Builder<'a> {
         let default_route = self.default_route();
         let default_certificate = self.default_certificate();
         let settings = self.settings();
+        let default_host_policy = Arc::new(HostPolicy::default());
         let mut virtual_hosts = Vec::with_capacity(self.hosts.len());
         for (host, host_routes) in std::mem::take(&mut self.hosts) {
             let mut routes = host_routes.routes;
@@ -485,11 +526,12 @@ impl<'a> Builder<'a> {
             // A table lives until the next change; growth slack would be most of its memory.
             routes.shrink_to_fit();
             let tls = self.tls.get(&host).cloned();
-            let policy = self
-                .host_states
-                .get(&host)
-                .map(|s| s.policy.clone())
-                .unwrap_or_default();
+            let policy = match self.host_states.get(&host) {
+                Some(state) if state.policy != *default_host_policy => {
+                    Arc::new(state.policy.clone())
+                }
+                _ => default_host_policy.clone(),
+            };
             virtual_hosts.push(VirtualHost {
                 host,
                 tls,
@@ -501,8 +543,11 @@ impl<'a> Builder<'a> {
         for (key, kind) in notes {
             self.diagnose(Severity::Info, &key, "metadata.annotations", kind);
         }
+        // Not collected in place: that would keep the `VirtualHost`-sized buffer for pointers.
+        let mut shared = Vec::with_capacity(virtual_hosts.len());
+        shared.extend(virtual_hosts.into_iter().map(Arc::new));
         let mut routes = Routes {
-            virtual_hosts: virtual_hosts.into_iter().map(Arc::new).collect(),
+            virtual_hosts: shared,
             default_route,
             upstreams: BTreeMap::new(),
             certificates: BTreeMap::new(),

@@ -56,6 +56,19 @@ pub struct HostDraft {
     pub upstream_tls: Option<Arc<UpstreamTls>>,
 }
 
+impl HostDraft {
+    /// Whether the Ingress sets no host-level setting (merging it would change nothing).
+    pub fn sets_nothing(&self) -> bool {
+        self.client_auth.is_none()
+            && self.ssl_ciphers.is_none()
+            && self.prefer_server_ciphers.is_none()
+            && !self.passthrough
+            && self.aliases.is_empty()
+            && !self.from_to_www
+            && self.upstream_tls.is_none()
+    }
+}
+
 /// Resolves a draft; problems are appended to `findings`.
 pub fn resolve(
     ingress: &Ingress,

@@ -87,7 +87,7 @@ fn ssl_passthrough_and_ciphers_are_host_settings() {
     let dropped = codes_for(&built, "ing", "unsupported");
     assert_eq!(dropped.len(), 1, "the DHE suite is reported");
     assert_eq!(
-        built.table.virtual_host("good.com").unwrap().policy,
+        *built.table.virtual_host("good.com").unwrap().policy,
         HostPolicy::default()
     );
 }

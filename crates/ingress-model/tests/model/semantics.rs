@@ -126,6 +126,38 @@ fn oldest_ingress_wins_a_conflict_then_namespace_name() {
 }
 
 #[test]
+fn conflicts_on_a_host_with_many_routes_name_the_oldest_ingress() {
+    // Past the point where the builder indexes a host's slots instead of searching them.
+    let paths = |service: &str| -> Vec<HttpPath> {
+        (0..40)
+            .map(|i| path(&format!("/p{i}"), Prefix, service, 80))
+            .collect()
+    };
+    let mut s = services();
+    let mut old = ingress("default", "z-old", Some("x.com"), paths("svc-b"));
+    old.created = Some(1_000);
+    let mut young = ingress("default", "a-young", Some("x.com"), paths("svc-a"));
+    young.created = Some(2_000);
+    young.rules[0].paths.push(path("/own", Prefix, "svc-a", 80));
+    s.insert_ingress(young);
+    s.insert_ingress(old);
+    let built = build_default(&s);
+    for i in 0..40 {
+        let served = lookup(&built, "x.com", &format!("/p{i}"));
+        assert_eq!(served.as_deref(), Some("svc-b"));
+    }
+    assert_eq!(lookup(&built, "x.com", "/own").as_deref(), Some("svc-a"));
+    let conflicts = codes_for(&built, "a-young", "conflict");
+    assert_eq!(conflicts.len(), 40);
+    assert!(
+        conflicts
+            .iter()
+            .all(|c| c.to_string().contains("default/z-old"))
+    );
+    assert!(codes_for(&built, "z-old", "conflict").is_empty());
+}
+
+#[test]
 fn same_path_with_different_types_both_serve() {
     let mut s = services();
     s.insert_ingress(ingress(

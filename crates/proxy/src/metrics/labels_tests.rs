@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use sluice_ingress_model::{
-    Action, Forward, HostPattern, HostPolicy, ObjectKey, PathMatch, PortRef, Route, RouteOrigin,
-    Routes, UpstreamId, VirtualHost,
+    Action, Forward, HostPattern, ObjectKey, PathMatch, PortRef, Route, RouteOrigin, Routes,
+    UpstreamId, VirtualHost,
 };
 
 use super::{Interner, LabelIndex, RouteQuery};
@@ -23,7 +23,7 @@ fn vhost(host: &str, service: &str) -> VirtualHost {
                 path: "/".into(),
             }),
         }],
-        policy: HostPolicy::default(),
+        policy: Default::default(),
     }
 }
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use sluice_ingress_model::{
-    Action, FixedResponse, HostPattern, HostPolicy, ObjectKey, PathMatch, Policy,
-    RequestAttributes, Route, RouteOrigin, Routes, VirtualHost,
+    Action, FixedResponse, HostPattern, ObjectKey, PathMatch, Policy, RequestAttributes, Route,
+    RouteOrigin, Routes, VirtualHost,
 };
 use sluice_router::Router;
 
@@ -84,7 +84,7 @@ pub fn virtual_host(host: HostPattern, routes: Vec<Route>) -> Arc<VirtualHost> {
         host,
         tls: None,
         routes,
-        policy: HostPolicy::default(),
+        policy: Default::default(),
     })
 }
 
