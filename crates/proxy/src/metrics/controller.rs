@@ -2,9 +2,10 @@
 //! `success`, `errors`), certificate expiry, orphan Ingresses, leader election and build info,
 //! plus sluice's own table metrics (rebuilds versus endpoint-only updates, build and swap
 //! times, routes, hosts and upstreams, diagnostics). Updated when a table is built or applied,
-//! never on the request path.
+//! never on the request path; what needs a walk over the whole table (orphans, certificate
+//! expiry, counts) is worked out at the first scrape after a change, not on every change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,14 +37,24 @@ struct State {
     hash: ConfigHash,
     last_ok: Option<bool>,
     last_ok_timestamp: f64,
+    /// The live table, and what the scrapes since it was applied worked out about it.
+    live: Option<(Arc<RouteTable>, Option<Arc<Description>>)>,
+    /// Ingresses whose Service is missing (from the last build's diagnostics).
+    no_service: BTreeSet<(String, String)>,
+    diagnostics: BTreeMap<&'static str, u64>,
+    leader: BTreeMap<String, bool>,
+}
+
+/// Hosts, routes, upstreams, certificate expiry and orphans of one live table.
+#[derive(Debug, Default)]
+struct Description {
     hosts: u64,
     routes: u64,
     upstreams: u64,
     upstreams_without_endpoints: u64,
     certificates: Vec<CertificateExpiry>,
-    orphans: BTreeMap<(String, String, &'static str), ()>,
-    diagnostics: BTreeMap<&'static str, u64>,
-    leader: BTreeMap<String, bool>,
+    /// Ingresses whose forwarding routes all lack endpoints.
+    no_endpoint: BTreeSet<ObjectKey>,
 }
 
 /// `config_hash`: hashing a table means serialising all of it (tens of milliseconds at 10k
@@ -105,11 +116,11 @@ impl ControllerMetrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A table was built: build time, diagnostics by severity and orphan Ingresses.
+    /// A table was built: build time, diagnostics by severity and Ingresses without a Service.
     pub fn built(&self, built: &Built, elapsed: Duration) {
         self.build_seconds.observe(elapsed.as_secs_f64());
         let mut diagnostics = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);
-        let mut orphans = BTreeMap::new();
+        let mut no_service = BTreeSet::new();
         for d in &built.diagnostics {
             let severity = match d.severity {
                 Severity::Error => "error",
@@ -124,22 +135,12 @@ impl ControllerMetrics {
                 )
             {
                 let key = &d.object.key;
-                orphans.insert((key.namespace.clone(), key.name.clone(), "no-service"), ());
-            }
-        }
-        for (ingress, _) in ingresses_without_endpoints(&built.table) {
-            let key = (
-                ingress.namespace.clone(),
-                ingress.name.clone(),
-                "no-service",
-            );
-            if !orphans.contains_key(&key) {
-                orphans.insert((key.0, key.1, "no-endpoint"), ());
+                no_service.insert((key.namespace.clone(), key.name.clone()));
             }
         }
         let mut state = self.state();
         state.diagnostics = diagnostics;
-        state.orphans = orphans;
+        state.no_service = no_service;
     }
 
     /// A table was applied by rebuilding the router (an ingress-nginx reload).
@@ -150,8 +151,9 @@ impl ControllerMetrics {
         let previous = std::mem::replace(&mut state.hash, ConfigHash::Pending(table.clone()));
         state.last_ok = Some(true);
         state.last_ok_timestamp = now_unix;
-        describe(&mut state, table);
+        let replaced = state.live.replace((table.clone(), None));
         drop(state);
+        crate::retire::retire(replaced);
         // It may hold the last reference to an earlier table.
         crate::retire::retire(previous);
     }
@@ -172,10 +174,30 @@ impl ControllerMetrics {
     }
 
     /// A table was applied by swapping endpoint sets only.
-    pub fn endpoints_updated(&self, table: &RouteTable, swap: Duration) {
+    pub fn endpoints_updated(&self, table: &Arc<RouteTable>, swap: Duration) {
         self.endpoint_updates.fetch_add(1, Ordering::Relaxed);
         self.swap_seconds.observe(swap.as_secs_f64());
-        describe(&mut self.state(), table);
+        let replaced = self.state().live.replace((table.clone(), None));
+        crate::retire::retire(replaced);
+    }
+
+    /// The description of the live table, worked out (outside the lock) at the first call
+    /// after a change.
+    fn description(&self) -> Arc<Description> {
+        let table = match &self.state().live {
+            None => return Arc::default(),
+            Some((_, Some(known))) => return known.clone(),
+            Some((table, None)) => table.clone(),
+        };
+        let described = Arc::new(describe(&table));
+        let mut state = self.state();
+        // Another apply may have replaced the table meanwhile; then it stays to be described.
+        if let Some((live, known)) = &mut state.live
+            && Arc::ptr_eq(live, &table)
+        {
+            *known = Some(described.clone());
+        }
+        described
     }
 
     /// A table equal to the live one was applied.
@@ -203,6 +225,7 @@ impl ControllerMetrics {
         identity: &Identity,
     ) -> Result<(), std::fmt::Error> {
         let hash = self.config_hash();
+        let described = self.description();
         let state = self.state();
         gauge(
             encoder,
@@ -242,7 +265,7 @@ impl ControllerMetrics {
             None,
             MetricType::Gauge,
         )?;
-        for cert in &state.certificates {
+        for cert in &described.certificates {
             let labels = SslLabels { identity, cert };
             metric
                 .encode_family(&labels)?
@@ -254,10 +277,10 @@ impl ControllerMetrics {
             None,
             MetricType::Gauge,
         )?;
-        for (namespace, ingress, kind) in state.orphans.keys() {
+        for (namespace, ingress, kind) in orphans(&state.no_service, &described) {
             let labels = [
-                ("namespace", namespace.as_str()),
-                ("ingress", ingress.as_str()),
+                ("namespace", namespace),
+                ("ingress", ingress),
                 ("type", kind),
             ];
             metric.encode_family(&labels)?.encode_gauge(&1u64)?;
@@ -327,25 +350,31 @@ impl ControllerMetrics {
             MetricType::Histogram,
         )?;
         self.swap_seconds.encode(metric)?;
+        let described = self.description();
         let state = self.state();
         gauge(
             encoder,
             "hosts",
             "Virtual hosts in the live table",
-            state.hosts,
+            described.hosts,
         )?;
-        gauge(encoder, "routes", "Routes in the live table", state.routes)?;
+        gauge(
+            encoder,
+            "routes",
+            "Routes in the live table",
+            described.routes,
+        )?;
         gauge(
             encoder,
             "upstreams",
             "Upstreams (Service ports) in the live table",
-            state.upstreams,
+            described.upstreams,
         )?;
         gauge(
             encoder,
             "upstreams_without_endpoints",
             "Upstreams in the live table without any ready endpoint (their routes answer 503)",
-            state.upstreams_without_endpoints,
+            described.upstreams_without_endpoints,
         )?;
         let mut metric = encoder.encode_descriptor(
             "config_diagnostics",
@@ -368,27 +397,47 @@ impl Default for ControllerMetrics {
     }
 }
 
-/// Hosts, routes, upstreams and certificate expiry of the live table.
-fn describe(state: &mut State, table: &RouteTable) {
+/// Hosts, routes, upstreams, certificate expiry and Ingresses without endpoints of a table.
+fn describe(table: &RouteTable) -> Description {
     let routes = &table.routes;
-    state.hosts = routes.virtual_hosts.len() as u64;
-    state.routes = routes
-        .virtual_hosts
+    Description {
+        hosts: routes.virtual_hosts.len() as u64,
+        routes: routes
+            .virtual_hosts
+            .iter()
+            .map(|v| v.routes.len() as u64)
+            .sum::<u64>()
+            + u64::from(routes.default_route.is_some()),
+        upstreams: routes.upstreams.len() as u64,
+        upstreams_without_endpoints: routes
+            .upstreams
+            .keys()
+            .filter(|id| table.endpoints.get(id).is_none_or(|s| s.is_empty()))
+            .count() as u64,
+        certificates: routes
+            .virtual_hosts
+            .iter()
+            .filter_map(|v| certificate_of(table, v))
+            .collect(),
+        no_endpoint: ingresses_without_endpoints(table),
+    }
+}
+
+/// `orphan_ingress` series, sorted: Ingresses without their Service (`no-service`), else
+/// without endpoints (`no-endpoint`).
+fn orphans<'a>(
+    no_service: &'a BTreeSet<(String, String)>,
+    described: &'a Description,
+) -> BTreeSet<(&'a str, &'a str, &'static str)> {
+    let missing = no_service
         .iter()
-        .map(|v| v.routes.len() as u64)
-        .sum::<u64>()
-        + u64::from(routes.default_route.is_some());
-    state.upstreams = routes.upstreams.len() as u64;
-    state.upstreams_without_endpoints = routes
-        .upstreams
-        .keys()
-        .filter(|id| table.endpoints.get(id).is_none_or(|s| s.is_empty()))
-        .count() as u64;
-    state.certificates = routes
-        .virtual_hosts
+        .map(|(ns, name)| (ns.as_str(), name.as_str(), "no-service"));
+    let empty = described
+        .no_endpoint
         .iter()
-        .filter_map(|v| certificate_of(table, v))
-        .collect();
+        .filter(|k| !no_service.contains(&(k.namespace.clone(), k.name.clone())))
+        .map(|k| (k.namespace.as_str(), k.name.as_str(), "no-endpoint"));
+    missing.chain(empty).collect()
 }
 
 fn certificate_of(table: &RouteTable, vhost: &VirtualHost) -> Option<CertificateExpiry> {
@@ -406,8 +455,8 @@ fn certificate_of(table: &RouteTable, vhost: &VirtualHost) -> Option<Certificate
 }
 
 /// Ingresses with a forwarding route whose upstreams all lack endpoints.
-fn ingresses_without_endpoints(table: &RouteTable) -> BTreeMap<ObjectKey, ()> {
-    let mut out = BTreeMap::new();
+fn ingresses_without_endpoints(table: &RouteTable) -> BTreeSet<ObjectKey> {
+    let mut out = BTreeSet::new();
     let routes = table
         .routes
         .virtual_hosts
@@ -425,7 +474,7 @@ fn ingresses_without_endpoints(table: &RouteTable) -> BTreeMap<ObjectKey, ()> {
                 .is_none_or(|s| s.is_empty())
         });
         if empty {
-            out.insert(origin.ingress.clone(), ());
+            out.insert(origin.ingress.clone());
         }
     }
     out
