@@ -37,8 +37,8 @@ pub struct Routes {
     pub default_route: Option<Route>,
     /// Every upstream a route refers to, with how to talk to it.
     pub upstreams: BTreeMap<UpstreamId, Upstream>,
-    /// Parsed TLS certificates by Secret.
-    pub certificates: BTreeMap<ObjectKey, Certificate>,
+    /// Parsed TLS certificates by Secret, shared (not copied) from one build to the next.
+    pub certificates: BTreeMap<ObjectKey, Arc<Certificate>>,
     /// The certificate for unknown SNI and for hosts whose own certificate is unusable;
     /// `None` means the proxy generates a self-signed one.
     pub default_certificate: Option<ObjectKey>,

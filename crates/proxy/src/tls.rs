@@ -202,10 +202,10 @@ mod tests {
         let mut routes = Routes::default();
         routes
             .certificates
-            .insert(ObjectKey::new("ns", "a"), cert("a.example.com"));
+            .insert(ObjectKey::new("ns", "a"), Arc::new(cert("a.example.com")));
         routes
             .certificates
-            .insert(ObjectKey::new("ns", "w"), cert("*.example.com"));
+            .insert(ObjectKey::new("ns", "w"), Arc::new(cert("*.example.com")));
         routes
             .virtual_hosts
             .push(vhost(HostPattern::Exact("a.example.com".into()), "a").into());
@@ -235,7 +235,7 @@ mod tests {
         let key = ObjectKey::new("ns", "d");
         routes
             .certificates
-            .insert(key.clone(), cert("d.example.com"));
+            .insert(key.clone(), Arc::new(cert("d.example.com")));
         routes.default_certificate = Some(key.clone());
         let fallback = self_signed().unwrap();
         let store = CertStore::build(&routes, None, &fallback);
@@ -253,7 +253,7 @@ mod tests {
         let mut routes = Routes::default();
         routes
             .certificates
-            .insert(ObjectKey::new("ns", "a"), broken);
+            .insert(ObjectKey::new("ns", "a"), Arc::new(broken));
         routes
             .virtual_hosts
             .push(vhost(HostPattern::Exact("a.example.com".into()), "a").into());

@@ -562,7 +562,7 @@ impl<'a> Builder<'a> {
             .collect();
         for key in used_certificates {
             if let Some(Ok(cert)) = self.certificates.remove(&key) {
-                routes.certificates.insert(key, cert);
+                routes.certificates.insert(key, Arc::new(cert));
             }
         }
         let ids: Vec<UpstreamId> = routes.referenced_upstreams().into_iter().cloned().collect();
