@@ -1,6 +1,7 @@
 //! Where the time of one route change goes with 10k Ingresses loaded, stage by stage, as the
 //! gateway runs it: a new one-Ingress file next to a 10k-Ingress file, then the file source's
-//! re-read (`reload_changed`), `build`, and `Handle::apply` on a live proxy with telemetry.
+//! re-read (`reload_changed`), `build`, and `Handle::apply` on a live proxy with telemetry;
+//! then the same for an endpoint change (the EndpointSlice of the Service every route uses).
 //! The e2e bench (`benches/e2e`) measures the same change from outside, through the binary.
 //!
 //! Run: `cargo bench --bench propagate [-- SAMPLES]` (default 40). Numbers go in notes, never in
@@ -65,42 +66,85 @@ fn main() {
         loaded.snapshot.ingresses.len()
     );
 
-    let (mut reads, mut builds, mut applies, mut totals) = (vec![], vec![], vec![], vec![]);
+    let mut stages = Stages::default();
     for i in 0..samples {
         let host = format!("new-{i}.example.com");
-        let file = dir.path().join(format!("new-{i}.yaml"));
         std::fs::write(
-            &file,
+            dir.path().join(format!("new-{i}.yaml")),
             ingress(&format!("new-{i}"), Some(&host), &[("/", "origin")]),
         )
         .unwrap();
+        stages.sample(&mut source, &mut incremental, &opts, &handle);
+    }
+    stages.print(&format!(
+        "one new Ingress file next to {LOADED} Ingresses, {samples} samples"
+    ));
+
+    let mut stages = Stages::default();
+    for i in 0..samples {
+        // The origin Service's endpoints move (the Service itself stays as it is).
+        let port = 10_000 + u16::try_from(i).unwrap();
+        let moved = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        std::fs::write(
+            dir.path().join("common.yaml"),
+            service("origin", 80, None, &[moved]),
+        )
+        .unwrap();
+        stages.sample(&mut source, &mut incremental, &opts, &handle);
+    }
+    stages.print(&format!(
+        "the endpoints of the one Service all {LOADED} Ingresses use, {samples} samples"
+    ));
+}
+
+/// Times of each stage, one entry per sample.
+#[derive(Default)]
+struct Stages {
+    reads: Vec<Duration>,
+    builds: Vec<Duration>,
+    applies: Vec<Duration>,
+    totals: Vec<Duration>,
+}
+
+impl Stages {
+    /// Re-reads the changed files, builds and applies, timing each stage.
+    fn sample(
+        &mut self,
+        source: &mut FileSource,
+        incremental: &mut Incremental,
+        opts: &BuildOptions,
+        handle: &sluice::proxy::Handle,
+    ) {
         let t0 = Instant::now();
         let loaded = source.reload_changed();
         let t1 = Instant::now();
-        let built = incremental.build(&loaded.snapshot, &opts);
+        let built = incremental.build(&loaded.snapshot, opts);
         let t2 = Instant::now();
         handle.apply(built.table).unwrap();
         let t3 = Instant::now();
-        reads.push(t1 - t0);
-        builds.push(t2 - t1);
-        applies.push(t3 - t2);
-        totals.push(t3 - t0);
+        self.reads.push(t1 - t0);
+        self.builds.push(t2 - t1);
+        self.applies.push(t3 - t2);
+        self.totals.push(t3 - t0);
         // Changes arrive apart in practice; let the retired generation be freed.
         std::thread::sleep(Duration::from_millis(30));
     }
-    println!("one new Ingress file next to {LOADED} Ingresses, {samples} samples, p50 / p90 ms:");
-    for (name, values) in [
-        ("re-read", &mut reads),
-        ("build", &mut builds),
-        ("apply", &mut applies),
-        ("total", &mut totals),
-    ] {
-        values.sort();
-        println!(
-            "  {name:8} {:7.2} / {:7.2}",
-            ms(values[values.len() / 2]),
-            ms(values[values.len() * 9 / 10])
-        );
+
+    fn print(mut self, title: &str) {
+        println!("{title}, p50 / p90 ms:");
+        for (name, values) in [
+            ("re-read", &mut self.reads),
+            ("build", &mut self.builds),
+            ("apply", &mut self.applies),
+            ("total", &mut self.totals),
+        ] {
+            values.sort();
+            println!(
+                "  {name:8} {:7.2} / {:7.2}",
+                ms(values[values.len() / 2]),
+                ms(values[values.len() * 9 / 10])
+            );
+        }
     }
 }
 
