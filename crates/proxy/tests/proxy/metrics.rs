@@ -505,3 +505,50 @@ async fn an_endpoint_that_refuses_connections_is_passed_over() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn orphan_ingresses_follow_the_live_table() {
+    init();
+    let echo = backend("echo").await;
+    let telemetry = telemetry(LogBuffer::default(), 16);
+    let mut world = world(&echo);
+    world.ingress("lost", Some("c.example.com"), &[("/", "missing")]);
+    let built = sluice_ingress_model::build(&world.snapshot, &world.options);
+    telemetry
+        .metrics()
+        .controller()
+        .built(&built, std::time::Duration::from_millis(1));
+    let proxy = start_with(builder().telemetry(telemetry.clone()), built.table).await;
+    let orphans = |page: &str| -> Vec<String> {
+        page.lines()
+            .filter(|l| l.starts_with("nginx_ingress_controller_orphan_ingress{"))
+            .map(|l| {
+                let labels = l.split_once(",namespace=").map_or(l, |(_, r)| r);
+                labels.trim_end_matches("} 1").to_owned()
+            })
+            .collect()
+    };
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    assert_eq!(
+        orphans(&page),
+        [
+            r#""default",ingress="broken",type="no-endpoint""#,
+            r#""default",ingress="lost",type="no-service""#,
+        ],
+        "{page}"
+    );
+    // `down` gets an endpoint: an endpoints-only apply, and the next scrape sees it.
+    world.service("down", &[echo.addr]);
+    let outcome = proxy.handle.apply(world.table()).unwrap();
+    assert!(matches!(
+        outcome.change,
+        sluice_proxy::Change::Endpoints { .. }
+    ));
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    assert_eq!(
+        orphans(&page),
+        [r#""default",ingress="lost",type="no-service""#],
+        "{page}"
+    );
+    proxy.shutdown().await;
+}
