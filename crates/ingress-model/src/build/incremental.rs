@@ -1,15 +1,17 @@
 //! [`Incremental`]: one build after another, each equal to [`super::build`] of its snapshot,
 //! re-building only the hosts a change touches.
 //!
-//! A change of Ingresses only (every other object and the options as before) re-builds the
-//! Ingresses of the touched hosts — the hosts of the changed Ingresses, old and new versions,
-//! closed over every Ingress sharing one of them — with the same builder, and splices their
-//! virtual hosts, upstreams and diagnostics into the previous result. Every other virtual host
-//! keeps its allocation, so the proxy sees it unchanged by pointer. A change of EndpointSlices
-//! only recomputes the endpoint sets of the Services concerned.
+//! A change of Ingresses (`spec.tls` included) re-builds the Ingresses of the touched hosts —
+//! the hosts of the changed Ingresses, old and new versions, closed over every Ingress sharing
+//! one of them — with the same builder, and splices their virtual hosts, upstreams,
+//! certificates and diagnostics into the previous result. A changed Secret counts as a change of
+//! the Ingresses that may read it (its name in their `spec.tls` or in an annotation value).
+//! Every other virtual host keeps its allocation, so the proxy sees it unchanged by pointer. A
+//! change of EndpointSlices only recomputes the endpoint sets of the Services concerned.
 //!
-//! Anything whose effect crosses hosts falls back to a full build: another kind of object or
-//! the options changed; a touched Ingress (old or new version) has `spec.tls`, a
+//! Anything whose effect crosses hosts falls back to a full build: a Service, ConfigMap or
+//! IngressClass changed, or the options; the default certificate's Secret, or a Secret the
+//! controller ConfigMap names, changed; a touched Ingress (old or new version) has a
 //! `spec.defaultBackend`, a canary or upstream-level settings (the oldest claim of an upstream
 //! wins across hosts); any host has aliases; or a certificate's expiry changed side between the
 //! two builds' clocks. Property tests compare the result with `build` after every step.
@@ -135,17 +137,28 @@ impl Last {
         if !self.same_options(opts)
             || snapshot.ingress_classes != self.ingress_classes
             || snapshot.services != self.services
-            || snapshot.secrets != self.secrets
             || snapshot.config_maps != self.config_maps
         {
             return None;
         }
-        let changed = changed_keys(&self.ingresses, &snapshot.ingresses);
+        let mut changed = changed_keys(&self.ingresses, &snapshot.ingresses);
+        let secrets = changed_keys(&self.secrets, &snapshot.secrets);
+        if !secrets.is_empty() {
+            changed.extend(secret_users(snapshot, opts, &secrets)?);
+            changed.sort();
+            changed.dedup();
+        }
         let slices = changed_keys(&self.endpoint_slices, &snapshot.endpoint_slices);
         let rebuilt = match changed.is_empty() {
             true => 0,
-            false => self.rebuild_hosts(snapshot, opts, &changed)?,
+            false => self.rebuild_hosts(snapshot, opts, &changed, &secrets)?,
         };
+        for key in secrets {
+            match snapshot.secrets.get(&key) {
+                Some(new) => self.secrets.insert(key, new.clone()),
+                None => self.secrets.remove(&key),
+            };
+        }
         if !slices.is_empty() {
             self.refresh_endpoints(snapshot, &slices);
         }
@@ -180,6 +193,7 @@ impl Last {
         snapshot: &Snapshot,
         opts: &BuildOptions,
         changed: &[ObjectKey],
+        secrets: &[ObjectKey],
     ) -> Option<usize> {
         if self.facts.aliases {
             return None;
@@ -291,7 +305,7 @@ impl Last {
                 if routes.default_certificate.as_ref() != Some(&key) {
                     routes.certificates.remove(&key);
                 }
-            } else if !routes.certificates.contains_key(&key)
+            } else if (!routes.certificates.contains_key(&key) || secrets.contains(&key))
                 && let Some(certificate) = part.table.routes.certificates.get(&key)
             {
                 routes.certificates.insert(key, certificate.clone());
@@ -373,6 +387,39 @@ impl Last {
             };
         }
     }
+}
+
+/// The Ingresses that may read one of the changed `secrets`: those naming it in `spec.tls`, and
+/// (generously) those with an annotation value containing its name; `None` when the Secret can
+/// reach every host (the default certificate, or named in the controller ConfigMap).
+fn secret_users(
+    snapshot: &Snapshot,
+    opts: &BuildOptions,
+    secrets: &[ObjectKey],
+) -> Option<Vec<ObjectKey>> {
+    let config = opts
+        .controller_config
+        .as_ref()
+        .and_then(|key| snapshot.config_maps.get(key));
+    let mut users = Vec::new();
+    for secret in secrets {
+        let name = secret.name.as_str();
+        let in_config = config.is_some_and(|c| c.data.values().any(|v| v.contains(name)));
+        if opts.default_certificate.as_ref() == Some(secret) || in_config {
+            return None;
+        }
+        for ingress in snapshot.ingresses.values() {
+            let tls = ingress.key.namespace == secret.namespace
+                && ingress
+                    .tls
+                    .iter()
+                    .any(|t| t.secret_name.as_deref() == Some(name));
+            if tls || ingress.annotations.values().any(|v| v.contains(name)) {
+                users.push(ingress.key.clone());
+            }
+        }
+    }
+    Some(users)
 }
 
 /// Whether an Ingress's effect can reach hosts other than those it names: `spec.defaultBackend`

@@ -21,6 +21,8 @@ enum Step {
     Endpoints(usize, Vec<(u8, bool)>),
     /// Moves the clock.
     Clock(i64),
+    /// Replaces the `cert` Secret of a namespace: another certificate, broken data, or none.
+    Secret(usize, u8),
 }
 
 /// Ingresses mostly without what forces a full build (default backends, canaries, aliases,
@@ -45,6 +47,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0usize..8).prop_map(Step::Remove),
         2 => (0usize..3, addresses()).prop_map(|(i, a)| Step::Endpoints(i, a)),
         1 => prop_oneof![Just(1_000), Just(2_000_000_000), Just(4_200_000_000)].prop_map(Step::Clock),
+        1 => (0usize..2, 0u8..4).prop_map(|(ns, variant)| Step::Secret(ns, variant)),
     ]
 }
 
@@ -56,14 +59,23 @@ fn initial() -> impl Strategy<Value = Vec<Ingress>> {
 /// between two of the clocks the steps set, made once.
 fn certificate() -> &'static (String, String) {
     static CERT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    CERT.get_or_init(|| {
-        let names = vec!["a.com".to_owned(), "*.a.com".to_owned()];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(names).unwrap();
-        params.not_after = rcgen::date_time_ymd(2040, 1, 1);
-        let cert = params.self_signed(&key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    })
+    CERT.get_or_init(|| make_certificate(&["a.com", "*.a.com"], 2040))
+}
+
+/// Another certificate, for `a.com` (so a rotation keeps serving it) and `b.com`, that expires
+/// in 2100.
+fn other_certificate() -> &'static (String, String) {
+    static CERT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    CERT.get_or_init(|| make_certificate(&["a.com", "b.com"], 2100))
+}
+
+fn make_certificate(names: &[&str], expires: i32) -> (String, String) {
+    let names = names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params.not_after = rcgen::date_time_ymd(expires, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
 }
 
 fn base() -> Snapshot {
@@ -114,6 +126,20 @@ proptest! {
                     snapshot.insert_endpoint_slice(slice_with(ns, SERVICES[i], &addrs));
                 }
                 Step::Clock(now) => opts.now = Some(now),
+                Step::Secret(ns, variant) => {
+                    let ns = ["default", "other"][ns];
+                    let key = ObjectKey::new(ns, "cert");
+                    match variant {
+                        0 | 1 => {
+                            let (cert, key) = [certificate(), other_certificate()][usize::from(variant)];
+                            snapshot.insert_secret(tls_secret(ns, "cert", cert, key));
+                        }
+                        2 => snapshot.insert_secret(tls_secret(ns, "cert", "not a certificate", "no key")),
+                        _ => {
+                            snapshot.secrets.remove(&key);
+                        }
+                    }
+                }
             }
             let full = build(&snapshot, &opts);
             let step = incremental.build(&snapshot, &opts);
@@ -233,6 +259,41 @@ fn a_tls_ingress_is_built_alone_and_its_certificate_comes_and_goes_with_it() {
     assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 0 });
     assert_eq!(built, build(&s, &opts));
     assert!(built.table.routes.certificates.is_empty());
+}
+
+#[test]
+fn a_rotated_certificate_rebuilds_only_the_ingresses_that_use_it() {
+    let (cert, key) = certificate();
+    let mut s = hosts(5);
+    s.insert_secret(tls_secret("default", "cert", cert, key));
+    let mut tls = ingress_of(7, "a.com");
+    tls.tls.push(IngressTls {
+        hosts: vec!["a.com".into()],
+        secret_name: Some("cert".into()),
+    });
+    s.insert_ingress(tls);
+    let opts = BuildOptions::default();
+    let mut incremental = Incremental::new();
+    let before = incremental.build(&s, &opts);
+    let (cert, key) = other_certificate();
+    s.insert_secret(tls_secret("default", "cert", cert, key));
+    let after = incremental.build(&s, &opts);
+    assert_eq!(incremental.reuse(), Reuse::Partial { ingresses: 1 });
+    assert_eq!(after, build(&s, &opts));
+    let secret = ObjectKey::new("default", "cert");
+    assert_ne!(
+        before.table.routes.certificates[&secret].not_after,
+        after.table.routes.certificates[&secret].not_after
+    );
+    // The default certificate reaches every host: a full build.
+    let opts = BuildOptions {
+        default_certificate: Some(secret),
+        ..BuildOptions::default()
+    };
+    incremental.build(&s, &opts);
+    s.insert_secret(tls_secret("default", "cert", "broken", "broken"));
+    assert_eq!(incremental.build(&s, &opts), build(&s, &opts));
+    assert_eq!(incremental.reuse(), Reuse::Full);
 }
 
 #[test]
