@@ -15,6 +15,7 @@ use sluice_ingress_model::policy::ForwardedHeaders;
 
 use crate::filter::Connection;
 use crate::proxy_protocol::Addresses;
+use crate::text::{ConnTexts, Text};
 
 /// The request's origin after real-IP processing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,11 +26,11 @@ pub(crate) struct ClientOrigin {
     /// `$proxy_protocol_addr` with PROXY protocol).
     pub full_forwarded_addr: IpAddr,
     /// `$pass_access_scheme`: `X-Forwarded-Proto` upstream, and what HTTPS redirects test.
-    pub pass_access_scheme: String,
+    pub pass_access_scheme: Text,
     /// `$pass_port`: `X-Forwarded-Port` upstream (`443` when it is the HTTPS listener's port).
-    pub pass_port: String,
+    pub pass_port: Text,
     /// `$best_http_host`: `Host` and `X-Forwarded-Host` upstream.
-    pub best_http_host: String,
+    pub best_http_host: Text,
 }
 
 /// Whether `text` is `port` written in decimal (no sign, no leading zero).
@@ -51,6 +52,8 @@ pub(crate) struct Arrival<'a> {
     pub proxy_protocol: bool,
     /// The HTTPS listener's port (`listen_ports.https`).
     pub https_port: u16,
+    /// The connection's peer and port as text, when the listener formatted them.
+    pub texts: Option<&'a ConnTexts>,
 }
 
 /// Computes the request's origin.
@@ -79,36 +82,30 @@ pub(crate) fn resolve(
         (false, _) => (peer, peer),
     };
 
-    let mut scheme = arrival.connection.scheme.as_str().to_owned();
-    let mut server_port = match (arrival.proxy_protocol, arrival.proxy) {
-        (true, Some(proxy)) => proxy.destination.port().to_string(),
-        _ => arrival.connection.port.to_string(),
+    // Text is shared with the request's headers or the connection where it can be: most
+    // requests pass exactly these values upstream.
+    let mut scheme = Text::from_static(arrival.connection.scheme.as_str());
+    let port = match (arrival.proxy_protocol, arrival.proxy) {
+        (true, Some(proxy)) => proxy.destination.port(),
+        _ => arrival.connection.port,
     };
-    let http_host = headers
+    let mut forwarded_port = None;
+    let mut best_http_host = headers
         .get(HOST)
-        .and_then(|v| v.to_str().ok())
+        .and_then(Text::header)
         .filter(|h| !h.is_empty())
-        .map(str::to_owned);
-    let mut best_http_host = http_host.unwrap_or_default();
+        .unwrap_or_else(Text::empty);
     if settings.use_forwarded_headers {
-        if let Some(proto) = headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-        {
-            proto.clone_into(&mut scheme);
+        if let Some(proto) = headers.get("x-forwarded-proto").and_then(Text::header) {
+            scheme = proto;
         }
-        if let Some(port) = headers
-            .get("x-forwarded-port")
-            .and_then(|v| v.to_str().ok())
-        {
-            port.clone_into(&mut server_port);
-        }
-        if let Some(host) = headers
-            .get("x-forwarded-host")
-            .and_then(|v| v.to_str().ok())
-        {
+        forwarded_port = headers.get("x-forwarded-port").and_then(Text::header);
+        if let Some(host) = headers.get("x-forwarded-host").and_then(Text::header) {
             // `parse_x_forwarded_host`: the first comma-separated element, untrimmed.
-            best_http_host = host.split(',').next().unwrap_or_default().to_owned();
+            best_http_host = match host.as_str().split_once(',') {
+                Some((first, _)) => Text::copy(first),
+                None => host,
+            };
         }
     }
     if arrival.proxy_protocol
@@ -116,12 +113,16 @@ pub(crate) fn resolve(
             .proxy
             .is_some_and(|proxy| proxy.destination.port() == 443)
     {
-        scheme = "https".to_owned();
+        scheme = Text::from_static("https");
     }
-    let pass_port = if is_port(&server_port, arrival.https_port) {
-        "443".to_owned()
-    } else {
-        server_port
+    let pass_port = match forwarded_port {
+        Some(text) if is_port(text.as_str(), arrival.https_port) => Text::from_static("443"),
+        Some(text) => text,
+        None if port == arrival.https_port => Text::from_static("443"),
+        None => match arrival.texts.and_then(|t| t.port(port)) {
+            Some(text) => text.clone(),
+            None => Text::number(port),
+        },
     };
     ClientOrigin {
         remote_addr,
@@ -219,6 +220,7 @@ mod tests {
             proxy: None,
             proxy_protocol: false,
             https_port: 8443,
+            texts: None,
         };
         resolve(settings, arrival, h)
     }
@@ -312,6 +314,7 @@ mod tests {
             proxy: Some(&proxy),
             proxy_protocol: true,
             https_port: 443,
+            texts: None,
         };
         let o = resolve(&settings, arrival, &HeaderMap::new());
         assert_eq!(o.remote_addr.to_string(), "203.0.113.7");

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::client_cert::TlsSession;
 use crate::proxy_protocol::{self, Addresses, ParseError};
+use crate::text::ConnTexts;
 
 /// What a connection tells each of its requests (a request extension).
 #[derive(Clone, Debug, Default)]
@@ -25,6 +26,8 @@ pub(crate) struct ConnInfo {
     pub proxy: Option<Addresses>,
     /// The TLS session of an HTTPS connection.
     pub tls: Option<Arc<TlsSession>>,
+    /// The peer's address and the listener's port as text.
+    pub texts: Option<ConnTexts>,
 }
 
 /// Reads a PROXY protocol header (v1 or v2) within `limit`; returns its addresses and whatever

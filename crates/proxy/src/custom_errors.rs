@@ -134,9 +134,7 @@ async fn fetch(
     if let Ok(ip) = HeaderValue::from_str(&ctx.client_ip().to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
     }
-    if let Ok(host) = HeaderValue::from_str(&ctx.client.best_http_host) {
-        headers.insert(HOST, host);
-    }
+    headers.insert(HOST, ctx.client.best_http_host.value().clone());
     // `rewrite (.*) / break`: the path becomes `/`, the query string stays.
     let query = ctx
         .request_uri()

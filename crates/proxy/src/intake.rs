@@ -14,6 +14,7 @@ use crate::body::Body;
 use crate::client_ip::{self, Arrival};
 use crate::filter::RequestContext;
 use crate::proxy_protocol::Addresses;
+use crate::text::Text;
 
 /// Checks and cleans the head and resolves the client's origin; a response means the request
 /// ends here.
@@ -72,14 +73,13 @@ pub(crate) fn prepare(
         proxy,
         proxy_protocol: client.proxy_protocol,
         https_port: ctx.https_port,
+        texts: ctx.texts.as_ref(),
     };
     ctx.client = client_ip::resolve(&settings.forwarded, arrival, &parts.headers);
     if ctx.client.best_http_host.is_empty() {
-        ctx.client.best_http_host = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .unwrap_or_default();
+        if let Some(authority) = parts.uri.authority() {
+            ctx.client.best_http_host = Text::copy(authority.as_str());
+        }
     }
     early
 }

@@ -59,6 +59,7 @@ mod shutdown;
 mod state;
 mod stats;
 pub mod telemetry;
+mod text;
 mod tls;
 mod tls_config;
 mod upstream;

@@ -26,6 +26,7 @@ use crate::filter::{Connection, Scheme};
 use crate::generation::Generation;
 use crate::service::Pipeline;
 use crate::stats::ConnectionStats;
+use crate::text::ConnTexts;
 
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,7 +176,10 @@ async fn serve_connection(
     let _open = stats.accepted();
     let generation = pipeline.generation();
     let client = generation.settings().client.clone();
-    let mut info = ConnInfo::default();
+    let mut info = ConnInfo {
+        texts: Some(ConnTexts::new(&connection)),
+        ..ConnInfo::default()
+    };
     let stream = if client.proxy_protocol {
         let limit = Duration::from_millis(client.proxy_protocol_timeout_ms.max(1));
         match read_proxy_header(&mut stream, limit).await {

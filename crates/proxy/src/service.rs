@@ -68,6 +68,7 @@ impl Pipeline {
         ctx.generation = Some(generation.clone());
         ctx.https_port = self.https_port;
         ctx.tls = info.tls;
+        ctx.texts = info.texts;
         ctx.request_uri = parts
             .uri
             .path_and_query()

@@ -108,7 +108,7 @@ impl<'a> Vars<'a> {
                 out.push_str(ctx.vhost.as_ref().map_or("_", |v| v.name.as_str()))
             }
             Variable::ServerPort => out.push_str(&ctx.server_port().to_string()),
-            Variable::BestHttpHost => out.push_str(&ctx.client.best_http_host),
+            Variable::BestHttpHost => out.push_str(ctx.client.best_http_host.as_str()),
             Variable::Header(name) => out.push_str(self.header(&name.replace('_', "-"))),
             Variable::Cookie(name) => out.push_str(cookie(&self.head.headers, name).unwrap_or("")),
             Variable::Arg(name) => out.push_str(arg(ctx.request_uri(), name).unwrap_or("")),

@@ -48,7 +48,12 @@ impl Filter for ForwardedHeaders {
         };
         let original_for = joined(&req.headers, &forwarded.for_header);
         let original_host = joined(&req.headers, X_FORWARDED_HOST.as_str());
-        let client_ip = value(&ctx.client_ip().to_string());
+        // The peer's address was formatted once for the connection; another (real-IP) address
+        // is formatted here.
+        let client_ip = match ctx.texts.as_ref().and_then(|t| t.ip(ctx.client_ip())) {
+            Some(text) => nonempty(text.value()),
+            None => value(&ctx.client_ip().to_string()),
+        };
         let forwarded_for =
             if forwarded.use_forwarded_headers && forwarded.compute_full_forwarded_for {
                 value(&match joined(&req.headers, X_FORWARDED_FOR.as_str()) {
@@ -69,16 +74,12 @@ impl Filter for ForwardedHeaders {
                 (name.clone(), expanded)
             })
             .collect();
-        let best_host = value(&ctx.client.best_http_host);
+        let best_host = nonempty(ctx.client.best_http_host.value());
         let host = match &vhost {
             Some(vhost) => value(vhost),
             None => best_host.clone(),
         };
-        let scheme = match ctx.client.pass_access_scheme.as_str() {
-            "http" => Some(HeaderValue::from_static("http")),
-            "https" => Some(HeaderValue::from_static("https")),
-            other => value(other),
-        };
+        let scheme = nonempty(ctx.client.pass_access_scheme.value());
 
         let headers = &mut req.headers;
         // Room for the headers set below at once, rather than growing the map step by step.
@@ -88,7 +89,11 @@ impl Filter for ForwardedHeaders {
         put(headers, X_REAL_IP, client_ip);
         put(headers, X_FORWARDED_FOR, forwarded_for);
         put(headers, X_FORWARDED_HOST, best_host);
-        set(headers, X_FORWARDED_PORT, &ctx.client.pass_port);
+        put(
+            headers,
+            X_FORWARDED_PORT,
+            nonempty(ctx.client.pass_port.value()),
+        );
         put(headers, X_FORWARDED_PROTO, scheme.clone());
         put(headers, X_FORWARDED_SCHEME, scheme.clone());
         if forwarded.original_uri_header {
@@ -139,6 +144,11 @@ const PROXY: HeaderName = HeaderName::from_static("proxy");
 /// A header value for `text`; `None` when it is empty or not a valid header value.
 fn value(text: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(text).ok().filter(|v| !v.is_empty())
+}
+
+/// A shared copy of `value`, `None` when it is empty.
+fn nonempty(value: &HeaderValue) -> Option<HeaderValue> {
+    (!value.is_empty()).then(|| value.clone())
 }
 
 /// Sets a header to `value`, or removes it when there is none.

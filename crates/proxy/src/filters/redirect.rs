@@ -81,7 +81,7 @@ fn www_location(ctx: &RequestContext, template_text: &str) -> String {
         .and_then(|rest| rest.strip_suffix("$request_uri"))
         .unwrap_or(&ctx.host);
     let scheme = if ctx.settings().forwarded.use_forwarded_headers {
-        ctx.client.pass_access_scheme.clone()
+        ctx.client.pass_access_scheme.as_str().to_owned()
     } else {
         ctx.connection.scheme.as_str().to_owned()
     };
@@ -155,6 +155,7 @@ impl Filter for HttpsRedirect {
         let host = ctx
             .client
             .best_http_host
+            .as_str()
             .split(':')
             .next()
             .unwrap_or_default();
