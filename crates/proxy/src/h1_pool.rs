@@ -8,7 +8,6 @@
 //! ([`Checkin`], held by the response body): a connection is never shared by two requests.
 //! Each connection is driven by its own task; nothing else runs per request.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -48,7 +47,9 @@ struct PoolInner {
 
 #[derive(Debug, Default)]
 struct IdleSet {
-    by_endpoint: HashMap<SocketAddr, Vec<Parked>>,
+    /// Looked up twice per request (checkout and return): hashbrown's default hasher (foldhash)
+    /// rather than SipHash; the keys are our own endpoint addresses.
+    by_endpoint: hashbrown::HashMap<SocketAddr, Vec<Parked>>,
     /// Whether a task is closing expired idle connections.
     reaping: bool,
 }

@@ -46,57 +46,94 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// `Proxy-Connection`, `Transfer-Encoding`, `Trailer`, `TE` (unless exactly `trailers`, which
 /// gRPC needs) and `Upgrade`. With `upgrade`, `Upgrade` stays and `Connection: upgrade` is set.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    if !upgrade && !headers.keys().any(is_hop_by_hop) {
-        // Nothing to remove (most requests and responses): no lookups at all.
+    // One pass over the names finds which hop-by-hop headers are present; only those are
+    // looked up again (most responses carry just `Connection: keep-alive`).
+    let present = headers
+        .keys()
+        .fold(0u8, |bits, name| bits | hop_by_hop_bit(name));
+    if !upgrade && present == 0 {
+        // Nothing to remove (most requests): no lookups at all.
         return;
     }
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| {
-            if t.eq_ignore_ascii_case("keep-alive") {
-                // Removed below in any case.
-                None
-            } else if t.eq_ignore_ascii_case("close") {
-                Some(CLOSE)
-            } else {
-                HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok()
+    if present & bit::CONNECTION != 0 {
+        let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter_map(|t| {
+                if t.eq_ignore_ascii_case("keep-alive") {
+                    // Removed below in any case.
+                    None
+                } else if t.eq_ignore_ascii_case("close") {
+                    Some(CLOSE)
+                } else {
+                    HeaderName::from_bytes(t.to_ascii_lowercase().as_bytes()).ok()
+                }
+            })
+            .collect();
+        for name in named {
+            if name == TE || (upgrade && name == UPGRADE) {
+                continue;
             }
-        })
-        .collect();
-    for name in named {
-        if name == TE || (upgrade && name == UPGRADE) {
-            continue;
+            headers.remove(&name);
         }
-        headers.remove(&name);
+        headers.remove(CONNECTION);
     }
-    headers.remove(CONNECTION);
-    headers.remove(KEEP_ALIVE);
-    headers.remove(PROXY_CONNECTION);
-    headers.remove(TRANSFER_ENCODING);
-    headers.remove(TRAILER);
-    let te_trailers_only = {
-        let mut values = headers.get_all(TE).iter();
-        matches!((values.next(), values.next()), (Some(v), None)
-            if v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("trailers")))
-    };
-    if !te_trailers_only {
-        headers.remove(TE);
+    for (flag, name) in [
+        (bit::KEEP_ALIVE, KEEP_ALIVE),
+        (bit::PROXY_CONNECTION, PROXY_CONNECTION),
+        (bit::TRANSFER_ENCODING, TRANSFER_ENCODING),
+        (bit::TRAILER, TRAILER),
+    ] {
+        if present & flag != 0 {
+            headers.remove(name);
+        }
+    }
+    if present & bit::TE != 0 {
+        let te_trailers_only = {
+            let mut values = headers.get_all(TE).iter();
+            matches!((values.next(), values.next()), (Some(v), None)
+                if v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("trailers")))
+        };
+        if !te_trailers_only {
+            headers.remove(TE);
+        }
     }
     if upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
+    } else if present & bit::UPGRADE != 0 {
         headers.remove(UPGRADE);
     }
 }
 
-/// Whether `name` is one of the hop-by-hop headers [`strip_hop_by_hop`] removes by name.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == CONNECTION
-        || name == TRANSFER_ENCODING
-        || name == TE
-        || name == TRAILER
-        || name == UPGRADE
-        || name == KEEP_ALIVE
-        || name == PROXY_CONNECTION
+/// The bits [`hop_by_hop_bit`] gives the hop-by-hop headers removed by name.
+mod bit {
+    pub const CONNECTION: u8 = 1;
+    pub const TRANSFER_ENCODING: u8 = 2;
+    pub const TE: u8 = 4;
+    pub const TRAILER: u8 = 8;
+    pub const UPGRADE: u8 = 16;
+    pub const KEEP_ALIVE: u8 = 32;
+    pub const PROXY_CONNECTION: u8 = 64;
+}
+
+/// Which of the hop-by-hop headers [`strip_hop_by_hop`] removes by name `name` is, as a bit
+/// (0 for any other header).
+fn hop_by_hop_bit(name: &HeaderName) -> u8 {
+    if name == CONNECTION {
+        bit::CONNECTION
+    } else if name == TRANSFER_ENCODING {
+        bit::TRANSFER_ENCODING
+    } else if name == TE {
+        bit::TE
+    } else if name == TRAILER {
+        bit::TRAILER
+    } else if name == UPGRADE {
+        bit::UPGRADE
+    } else if name == KEEP_ALIVE {
+        bit::KEEP_ALIVE
+    } else if name == PROXY_CONNECTION {
+        bit::PROXY_CONNECTION
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl Interner {
         let labels = Arc::new(RouteLabels {
             values: values.clone(),
             latency,
-            series: RwLock::new(HashMap::new()),
+            series: RwLock::new(hashbrown::HashMap::new()),
         });
         sets.insert(values, labels.clone());
         labels

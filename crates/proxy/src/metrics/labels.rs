@@ -55,8 +55,9 @@ pub struct RouteLabels {
     pub values: RouteLabelValues,
     /// `ingress_upstream_latency_seconds`' label set (namespace, ingress, service, canary).
     pub latency: Arc<LatencyLabels>,
-    /// Series by status and method.
-    pub series: RwLock<HashMap<(u16, &'static str), Arc<RequestSeries>>>,
+    /// Series by status and method (looked up once per request: hashbrown's default hasher,
+    /// foldhash, rather than SipHash; the keys are ours).
+    pub series: RwLock<hashbrown::HashMap<(u16, &'static str), Arc<RequestSeries>>>,
 }
 
 /// The label set of the deprecated upstream latency metric, with its histogram.
