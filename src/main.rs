@@ -15,9 +15,19 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
+// jemalloc rather than glibc's malloc: about 8 % fewer instructions per proxied request (the
+// request future and header buffers are size-class allocations from a thread cache, with no
+// `malloc_consolidate`), a lower resident set at 10k hosts and after route swaps, and, with
+// background purging, memory freed after a load peak goes back to the OS within ~10 s. It costs
+// about 2 MiB more when idle. Measurements in benches/README.md.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process, chosen before anything builds a config.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Purge freed pages on jemalloc's decay schedule even while the process is idle.
+    let _ = tikv_jemalloc_ctl::background_thread::write(true);
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
