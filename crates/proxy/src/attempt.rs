@@ -5,6 +5,7 @@
 //! response head.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use sluice_ingress_model::{Policy, Timeouts};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::body::{Body, Progress};
 use crate::client::{KeepAlive, Transport, UpstreamClients};
@@ -170,7 +171,7 @@ impl Attempt<'_> {
             let mut conn = self.h1_connection(pool, connect_deadline).await?;
             self.progress.connected();
             let sent = conn.sender.try_send_request(request);
-            match self.wait(sent).await? {
+            match self.wait_on(sent, conn.timer.as_mut()).await? {
                 Ok(response) => {
                     let checkin = pool.checkin(conn, self.keepalive);
                     return Ok(Sent { response, checkin });
@@ -219,14 +220,29 @@ impl Attempt<'_> {
     /// Waits for the response head (the output of `response`) with the send and read
     /// timeouts.
     async fn wait<F: std::future::Future>(&self, response: F) -> Result<F::Output, ProxyError> {
+        let deadline = Instant::from_std(self.progress.last_activity()) + self.current_limit();
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
+        self.wait_on(response, timer).await
+    }
+
+    /// [`Attempt::wait`] on the given timer, which it resets.
+    async fn wait_on<F: std::future::Future>(
+        &self,
+        response: F,
+        mut timer: Pin<&mut Sleep>,
+    ) -> Result<F::Output, ProxyError> {
         tokio::pin!(response);
         loop {
             let limit = self.current_limit();
             let deadline = Instant::from_std(self.progress.last_activity()) + limit;
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 biased;
                 result = &mut response => return Ok(result),
-                () = tokio::time::sleep_until(deadline) => {
+                () = timer.as_mut() => {
                     let limit = self.current_limit();
                     if Instant::from_std(self.progress.last_activity()) + limit <= Instant::now() {
                         if let Some(failure) = self.progress.client_failure() {

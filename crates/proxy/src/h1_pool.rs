@@ -19,7 +19,7 @@ use http::{Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{Builder, SendRequest};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::body::Body;
 use crate::client::KeepAlive;
@@ -71,6 +71,10 @@ pub(crate) struct H1Conn {
     requests: u32,
     /// Whether it served a request before this one.
     pub reused: bool,
+    /// The response-head timer of the requests on this connection, reset for each: a later
+    /// deadline only updates the registered entry, where a new timer per request would be
+    /// inserted into and removed from the timer wheel every time.
+    pub timer: Pin<Box<Sleep>>,
 }
 
 /// Puts a connection back into its pool once the response that used it is complete.
@@ -114,12 +118,14 @@ impl H1Pool {
                 tracing::debug!(%error, %endpoint, "upstream connection ended");
             }
         });
+        let opened = Instant::now();
         Ok(H1Conn {
             sender,
             endpoint,
-            opened: Instant::now(),
+            opened,
             requests: 0,
             reused: false,
+            timer: Box::pin(tokio::time::sleep_until(opened)),
         })
     }
 
