@@ -76,10 +76,10 @@ pub(crate) fn prepare(
         texts: ctx.texts.as_ref(),
     };
     ctx.client = client_ip::resolve(&settings.forwarded, arrival, &parts.headers);
-    if ctx.client.best_http_host.is_empty() {
-        if let Some(authority) = parts.uri.authority() {
-            ctx.client.best_http_host = Text::copy(authority.as_str());
-        }
+    if ctx.client.best_http_host.is_empty()
+        && let Some(authority) = parts.uri.authority()
+    {
+        ctx.client.best_http_host = Text::copy(authority.as_str());
     }
     early
 }
