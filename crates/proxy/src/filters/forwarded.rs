@@ -9,7 +9,7 @@
 //! `proxy-set-headers`. A header whose value would be empty is not sent, as with nginx's
 //! `proxy_set_header`.
 
-use http::header::{CONNECTION, HOST};
+use http::header::{AsHeaderName, CONNECTION, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sluice_ingress_model::template::Allow;
 use sluice_ingress_model::{BackendProtocol, Template};
@@ -46,8 +46,16 @@ impl Filter for ForwardedHeaders {
             Some(template) if !grpc => Some(vars.expand(template)),
             _ => None,
         };
-        let original_for = joined(&req.headers, &forwarded.for_header);
-        let original_host = joined(&req.headers, X_FORWARDED_HOST.as_str());
+        // Known names as constants: a name given as text is parsed on every lookup.
+        let original_for = if forwarded
+            .for_header
+            .eq_ignore_ascii_case(X_FORWARDED_FOR.as_str())
+        {
+            joined(&req.headers, &X_FORWARDED_FOR)
+        } else {
+            joined(&req.headers, forwarded.for_header.as_str())
+        };
+        let original_host = joined(&req.headers, &X_FORWARDED_HOST);
         // The peer's address was formatted once for the connection; another (real-IP) address
         // is formatted here.
         let client_ip = match ctx.texts.as_ref().and_then(|t| t.ip(ctx.client_ip())) {
@@ -56,7 +64,7 @@ impl Filter for ForwardedHeaders {
         };
         let forwarded_for =
             if forwarded.use_forwarded_headers && forwarded.compute_full_forwarded_for {
-                value(&match joined(&req.headers, X_FORWARDED_FOR.as_str()) {
+                value(&match joined(&req.headers, &X_FORWARDED_FOR) {
                     Some(chain) => format!("{chain}, {}", ctx.client.full_forwarded_addr),
                     None => ctx.client.full_forwarded_addr.to_string(),
                 })
@@ -177,7 +185,7 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 
 /// Every value of a header joined with `, ` (nginx's `$http_<name>`), `None` when absent or
 /// empty.
-fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+fn joined(headers: &HeaderMap, name: impl AsHeaderName) -> Option<String> {
     let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
     let mut joined = values.next()?.to_owned();
     for value in values {
