@@ -31,7 +31,7 @@ pub(crate) struct Generation {
     /// The compiled matcher.
     pub router: Arc<Router>,
     /// Live upstream objects by id.
-    pub upstreams: Arc<HashMap<UpstreamId, Arc<Upstream>>>,
+    pub upstreams: Arc<hashbrown::HashMap<UpstreamId, Arc<Upstream>>>,
     /// Certificates for the SNI resolver.
     pub certificates: Arc<CertStore>,
     /// Per-host facts (TLS section, app-root, client certificates, TLS configuration).
@@ -205,7 +205,7 @@ impl Generation {
             Arc::clone(&previous.rewrites)
         };
         let default_spec = UpstreamSpec::default();
-        let mut upstreams = HashMap::new();
+        let mut upstreams = hashbrown::HashMap::new();
         // Upstreams referenced without a spec (only hand-made tables have them) get the
         // default one. Walking every route for them is skipped when the unchanged hosts'
         // references are known to have specs: none lacked one before, and no spec went.

@@ -102,7 +102,7 @@ struct IndexKey {
 #[derive(Clone, Debug, Default)]
 pub struct LabelIndex {
     hosts: HostLabels,
-    by_host: HashMap<Arc<str>, Arc<HostSets>>,
+    by_host: hashbrown::HashMap<Arc<str>, Arc<HostSets>>,
     default_route: Option<Arc<Route>>,
 }
 
@@ -121,8 +121,8 @@ struct HostSets {
 /// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
 #[derive(Clone, Debug)]
 pub struct HostLabels {
-    exact: HashMap<Arc<str>, Arc<str>>,
-    wildcard: HashMap<Arc<str>, Arc<str>>,
+    exact: hashbrown::HashMap<Arc<str>, Arc<str>>,
+    wildcard: hashbrown::HashMap<Arc<str>, Arc<str>>,
     unknown: Arc<str>,
 }
 
@@ -143,8 +143,8 @@ pub struct RequestLabelSet<'a> {
 impl Default for HostLabels {
     fn default() -> Self {
         Self {
-            exact: HashMap::new(),
-            wildcard: HashMap::new(),
+            exact: hashbrown::HashMap::new(),
+            wildcard: hashbrown::HashMap::new(),
             unknown: Arc::from(UNKNOWN_HOST),
         }
     }
@@ -225,7 +225,7 @@ impl LabelIndex {
         let default_route = routes.default_route.clone().map(Arc::new);
         let mut index = Self {
             hosts,
-            by_host: HashMap::with_capacity(routes.virtual_hosts.len() + 1),
+            by_host: hashbrown::HashMap::with_capacity(routes.virtual_hosts.len() + 1),
             default_route,
         };
         // Previous virtual hosts by pattern, when their entries can be shared at all.
