@@ -423,6 +423,19 @@ pub fn parse_ingress(ingress: &Ingress, ctx: &Context<'_>) -> Parsed {
     out
 }
 
+/// Whether [`parse_ingress`] would read any annotation of `ingress` (one under `prefix`,
+/// sluice's own, or ingress-nginx's when the prefix is another): an Ingress without any parses
+/// to the ConfigMap defaults alone.
+pub fn reads_any(ingress: &Ingress, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    let under = |key: &str, lead: &str| key.strip_prefix(lead).is_some_and(|r| r.starts_with('/'));
+    ingress.annotations.keys().any(|key| {
+        under(key, prefix)
+            || under(key, SLUICE_PREFIX)
+            || (prefix != DEFAULT_ANNOTATION_PREFIX && under(key, DEFAULT_ANNOTATION_PREFIX))
+    })
+}
+
 impl Parsed {
     fn reject(&mut self, field: String, key: &str, value: &str, reason: String) {
         self.rejected = true;

@@ -22,6 +22,13 @@ impl Builder<'_> {
 
     /// Parses and resolves the annotations of an Ingress; `None` when they reject it.
     pub(super) fn prepare(&mut self, ingress: &Ingress) -> Option<resolve::Resolved> {
+        // Without annotations, what an Ingress resolves to depends on its namespace alone
+        // (references in the ConfigMap defaults are namespace-relative): resolved once per
+        // namespace, unless that reported something or named the Ingress (mTLS origin).
+        let plain = !annotations::reads_any(ingress, &self.opts.annotation_prefix);
+        if plain && let Some(resolved) = self.plain.get(&ingress.key.namespace) {
+            return Some(resolved.clone());
+        }
         let ctx = annotations::Context {
             prefix: &self.opts.annotation_prefix,
             snippets: self.opts.snippet_policy,
@@ -29,6 +36,7 @@ impl Builder<'_> {
             base: &self.config.base,
         };
         let parsed = annotations::parse_ingress(ingress, &ctx);
+        let parse_quiet = parsed.findings.is_empty();
         self.findings(&ingress.key, parsed.findings);
         if parsed.rejected {
             return None;
@@ -41,8 +49,13 @@ impl Builder<'_> {
             &self.config.settings,
             &mut findings,
         );
+        let quiet = findings.is_empty() && parse_quiet;
         self.findings(&ingress.key, findings);
         resolved.policy = self.share_policy(resolved.policy);
+        if plain && quiet && resolved.host.client_auth.is_none() {
+            self.plain
+                .insert(ingress.key.namespace.clone(), resolved.clone());
+        }
         Some(resolved)
     }
 

@@ -178,6 +178,8 @@ struct Builder<'a> {
     base_policy: Arc<Policy>,
     /// Distinct policies resolved so far (the first few), shared by equal ones.
     policies: Vec<Arc<Policy>>,
+    /// What an Ingress without annotations resolves to, by namespace.
+    plain: HashMap<String, resolve::Resolved>,
     regex_hosts: BTreeMap<HostPattern, ObjectKey>,
     host_states: BTreeMap<HostPattern, hosts::HostState>,
     upstream_policies: BTreeMap<UpstreamId, (UpstreamPolicy, Option<ObjectKey>)>,
@@ -192,6 +194,7 @@ impl<'a> Builder<'a> {
         Self {
             config,
             policies: vec![base_policy.clone()],
+            plain: HashMap::new(),
             base_policy,
             regex_hosts: BTreeMap::new(),
             host_states: BTreeMap::new(),
