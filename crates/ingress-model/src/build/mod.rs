@@ -6,6 +6,7 @@ mod backend;
 mod canary;
 mod certs;
 mod class;
+mod host_routes;
 mod hosts;
 mod incremental;
 mod keymatch;
@@ -23,7 +24,6 @@ pub use class::{CLASS_ANNOTATION, is_ours};
 pub use incremental::{Incremental, Reuse};
 pub use tls::{parse_pem_pair, parse_tls_secret};
 
-use crate::condition::Condition;
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::host::HostPattern;
@@ -36,6 +36,7 @@ use crate::table::{
     Action, Certificate, Endpoints, Forward, HostTls, Route, RouteOrigin, RouteTable, Routes,
     Upstream, UpstreamId, VirtualHost,
 };
+use host_routes::HostRoutes;
 
 /// The result of [`build`]: the table and what could not be served as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -114,54 +115,6 @@ pub(crate) fn build_some<'s>(
         builder.add_canary(ingress, resolved);
     }
     builder.finish()
-}
-
-/// The routes of one host while it is built. Which Ingress holds a (path, conditions) slot is
-/// the route's origin; hosts with many routes index the slots, the rest (most hosts: one
-/// route) are searched, since a map per host cost more memory than the routes themselves.
-#[derive(Default)]
-struct HostRoutes {
-    routes: Vec<Route>,
-    slots: Option<HashMap<(PathMatch, Vec<Condition>), usize>>,
-}
-
-impl HostRoutes {
-    /// From this many routes on, slots are looked up in a map.
-    const INDEXED_FROM: usize = 16;
-
-    /// The Ingress holding the slot of `route`, if one does.
-    fn owner(&self, route: &Route) -> Option<&ObjectKey> {
-        let held = match &self.slots {
-            Some(slots) => slots
-                .get(&(route.path.clone(), route.conditions.clone()))
-                .and_then(|&i| self.routes.get(i)),
-            None => self
-                .routes
-                .iter()
-                .find(|r| r.path == route.path && r.conditions == route.conditions),
-        };
-        held.and_then(|r| r.origin.as_ref()).map(|o| &o.ingress)
-    }
-
-    /// Adds a route whose slot is free.
-    fn push(&mut self, route: Route) {
-        // Most hosts have one route: no room for four at first (the table keeps these lists).
-        if self.routes.is_empty() {
-            self.routes.reserve_exact(1);
-        }
-        if let Some(slots) = &mut self.slots {
-            slots.insert(
-                (route.path.clone(), route.conditions.clone()),
-                self.routes.len(),
-            );
-        }
-        self.routes.push(route);
-        if self.slots.is_none() && self.routes.len() >= Self::INDEXED_FROM {
-            let slots = self.routes.iter().enumerate();
-            let slots = slots.map(|(i, r)| ((r.path.clone(), r.conditions.clone()), i));
-            self.slots = Some(slots.collect());
-        }
-    }
 }
 
 struct Builder<'a> {
