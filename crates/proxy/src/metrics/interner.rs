@@ -2,7 +2,7 @@
 //! rebuild that resolves the same labels again, and are dropped with the last table using them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::labels::{LabelIndex, LatencyLabels, RouteLabelValues, RouteLabels};
 
@@ -65,13 +65,7 @@ impl Interner {
             .collect();
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         sets.retain(|_, labels| live.contains(&Arc::as_ptr(labels)));
-        let latency_live: std::collections::HashSet<*const LatencyLabels> =
-            sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
-        drop(sets);
-        self.latency
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
+        self.keep_latency_of(sets);
     }
 
     /// Forgets `dropped` label sets (no longer in the live index), and the latency label sets
@@ -86,13 +80,18 @@ impl Interner {
                 sets.remove(&set.values);
             }
         }
-        let latency_live: std::collections::HashSet<*const LatencyLabels> =
+        self.keep_latency_of(sets);
+    }
+
+    /// Drops the latency label sets no remaining route label set uses.
+    fn keep_latency_of(&self, sets: MutexGuard<'_, HashMap<RouteLabelValues, Arc<RouteLabels>>>) {
+        let live: std::collections::HashSet<*const LatencyLabels> =
             sets.values().map(|l| Arc::as_ptr(&l.latency)).collect();
         drop(sets);
         self.latency
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, l| latency_live.contains(&Arc::as_ptr(l)));
+            .retain(|_, l| live.contains(&Arc::as_ptr(l)));
     }
 
     /// A snapshot of every interned label set.
