@@ -129,15 +129,7 @@ fn bench_diff(c: &mut Criterion) {
     assert!(matches!(diff(&old, &endpoints_only), Plan::Endpoints(_)));
 
     let mut added = base.clone();
-    let mut extra = base
-        .ingresses
-        .values()
-        .next()
-        .map(|i| (**i).clone())
-        .unwrap_or_default();
-    extra.key.name = "extra".into();
-    extra.rules[0].host = Some("extra.example.com".into());
-    added.insert_ingress(extra);
+    added.insert_ingress(extra_ingress(&base));
     let structural = build(&added, &opts).table;
     assert!(matches!(diff(&old, &structural), Plan::Rebuild));
 
@@ -154,14 +146,8 @@ fn bench_diff(c: &mut Criterion) {
     group.finish();
 }
 
-/// `Handle::apply` of a structural change against a live proxy (no listeners) holding 10k
-/// Ingresses, with telemetry installed as the binary does: diff, generation rebuild, router
-/// compile, swap, dropping the old generation and the metrics' route index.
-fn bench_apply(c: &mut Criterion) {
-    let opts = BuildOptions::default();
-    let base = snapshot(10_000);
-    let old = build(&base, &opts).table;
-    let mut added = base.clone();
+/// A copy of the first Ingress of `base` under another name and host: one structural change.
+fn extra_ingress(base: &Snapshot) -> Ingress {
     let mut extra = base
         .ingresses
         .values()
@@ -170,7 +156,18 @@ fn bench_apply(c: &mut Criterion) {
         .unwrap_or_default();
     extra.key.name = "extra".into();
     extra.rules[0].host = Some("extra.example.com".into());
-    added.insert_ingress(extra);
+    extra
+}
+
+/// `Handle::apply` of a structural change against a live proxy (no listeners) holding 10k
+/// Ingresses, with telemetry installed as the binary does: diff, generation rebuild, router
+/// compile, swap, dropping the old generation and the metrics' route index.
+fn bench_apply(c: &mut Criterion) {
+    let opts = BuildOptions::default();
+    let base = snapshot(10_000);
+    let old = build(&base, &opts).table;
+    let mut added = base.clone();
+    added.insert_ingress(extra_ingress(&base));
     let structural = build(&added, &opts).table;
 
     let telemetry = sluice::proxy::Telemetry::builder()
