@@ -1,6 +1,7 @@
 //! The `sluice` binary: parses flags, installs logging, and runs one mode. The logic lives in
 //! the crates and the small mode modules next to this file.
 
+mod allocator;
 mod check;
 mod cli;
 mod controller;
@@ -15,20 +16,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
-// jemalloc rather than glibc's malloc: about 8 % fewer instructions per proxied request and 15 %
-// per new connection (the request future and hyper's buffers are size-class allocations from a
-// thread cache, with no `malloc_consolidate`); with background purging, memory freed after a
-// load peak goes back to the OS within ~10 s, where glibc keeps the peak. The resident set is
-// within 1 MiB of glibc's with 1k and 10k hosts loaded, lower after route changes at 10k, and
-// about 2 MiB higher when idle. Measurements in benches/README.md.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process, chosen before anything builds a config.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Purge freed pages on jemalloc's decay schedule even while the process is idle.
-    let _ = tikv_jemalloc_ctl::background_thread::write(true);
+    allocator::install();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {

@@ -76,6 +76,7 @@ pub use filter::{Connection, Failure, Filter, Flow, Mark, RequestContext, Scheme
 pub use handle::{ApplyOutcome, Change, Handle};
 pub use mirror::MirrorStats;
 pub use proxy::Proxy;
+pub use retire::on_retired;
 pub use shutdown::{Bound, ShutdownReport};
 pub use telemetry::{Telemetry, TelemetryBuilder};
 pub use tls::SELF_SIGNED_COMMON_NAME;
