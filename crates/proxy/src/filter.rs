@@ -9,7 +9,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderMap, Method, Response, StatusCode, Version};
-use sluice_ingress_model::{Route, RouteOrigin, Settings, UpstreamId};
+use sluice_ingress_model::{RouteOrigin, Settings, UpstreamId};
+use sluice_router::SharedRoute;
 
 use crate::body::{Body, Traffic};
 use crate::client_cert::TlsSession;
@@ -164,7 +165,7 @@ pub struct RequestContext {
     /// The normalised path the route was matched with.
     pub path: String,
     /// The route that matched, if any (the default route counts), shared with the router.
-    pub route: Option<Arc<Route>>,
+    pub route: Option<SharedRoute>,
     /// The upstream chosen among the route's backends.
     pub upstream: Option<UpstreamId>,
     /// The endpoint of the last attempt.

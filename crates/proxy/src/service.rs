@@ -76,12 +76,14 @@ impl Pipeline {
         let mut early = crate::intake::prepare(&mut ctx, &mut parts, info.proxy.as_ref());
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
         ctx.vhost = generation.hosts.find(&ctx.host).cloned();
-        let route = generation
+        ctx.route = generation
             .router
             .lookup_shared(&ctx.host, &ctx.path, &RequestView(&parts));
-        ctx.route = route.cloned();
-        let route = route.map(|r| &**r);
-        if route.is_some_and(|r| !r.policy.errors.codes.is_empty()) {
+        if ctx
+            .route
+            .as_ref()
+            .is_some_and(|r| !r.policy.errors.codes.is_empty())
+        {
             ctx.error_headers = Some(parts.headers.clone());
         }
 
@@ -107,7 +109,9 @@ impl Pipeline {
                     filters: &self.filters,
                     backend_cursor: &self.shared.backend_cursor,
                 };
-                act(fx, route, &mut ctx, parts, body, client_upgrade).await
+                // A second handle on the route: `act` borrows the context mutably.
+                let route = ctx.route.clone();
+                act(fx, route.as_deref(), &mut ctx, parts, body, client_upgrade).await
             }
         };
         let response = match outcome {

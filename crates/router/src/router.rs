@@ -1,6 +1,7 @@
 //! The compiled router: host index → per-host path index (matchit tree plus a linear list) →
 //! route, falling back to the table's default route.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use sluice_ingress_model::{
@@ -29,23 +30,53 @@ pub struct Router {
     default_route: Option<Arc<Route>>,
 }
 
-/// The compiled form of one virtual host: its path matchers and its routes.
+/// The compiled form of one virtual host: its path matchers and its routes' conditions. The
+/// routes themselves stay in the virtual host, which the table and the router share.
 #[derive(Debug)]
 struct HostRoutes {
+    /// The virtual host; the path indexes store positions in its `routes`.
+    vhost: Arc<VirtualHost>,
     /// Exact and Prefix routes; `None` when the host has none.
     paths: Option<PathIndex>,
     /// Regex routes and paths the tree does not take.
     linear: Linear,
-    /// The host's routes; the path indexes store positions in here.
-    routes: Vec<CompiledRoute>,
+    /// The compiled conditions of each route, by position.
+    conditions: Vec<Conditions>,
 }
 
-/// A route with its conditions compiled. The route sits in an `Arc` so a request can keep it
-/// for its whole life with a reference count instead of a deep copy.
-#[derive(Debug)]
-struct CompiledRoute {
-    route: Arc<Route>,
-    conditions: Conditions,
+/// A route found by [`Router::lookup_shared`], kept alive with a reference count so a request
+/// can hold it past the router's life: the virtual host it belongs to (shared with the table,
+/// not copied) or the table's default route. Dereferences to the [`Route`].
+#[derive(Clone, Debug)]
+pub struct SharedRoute(Shared);
+
+#[derive(Clone, Debug)]
+enum Shared {
+    /// Route `index` of `vhost.routes`.
+    InHost { vhost: Arc<VirtualHost>, index: u32 },
+    /// The table's default route.
+    Default(Arc<Route>),
+}
+
+impl SharedRoute {
+    /// Wraps a route that belongs to no router (tests and hand-made requests).
+    pub fn new(route: Route) -> Self {
+        Self(Shared::Default(Arc::new(route)))
+    }
+}
+
+impl Deref for SharedRoute {
+    type Target = Route;
+
+    fn deref(&self) -> &Route {
+        match &self.0 {
+            // In range: only `HostRoutes::lookup` makes this variant, with a position it
+            // compiled from this very virtual host.
+            #[allow(clippy::indexing_slicing)]
+            Shared::InHost { vhost, index } => &vhost.routes[*index as usize],
+            Shared::Default(route) => route,
+        }
+    }
 }
 
 impl Router {
@@ -114,8 +145,12 @@ impl Router {
         path: &str,
         request: &dyn RequestAttributes,
     ) -> Option<&Route> {
-        self.lookup_shared(host, path, request)
-            .map(|route| &**route)
+        let host = host::normalize(host);
+        let in_host = self.hosts.find(&host).and_then(|vhost| {
+            let index = vhost.lookup(path, request)?;
+            vhost.vhost.routes.get(index as usize)
+        });
+        in_host.or(self.default_route.as_deref())
     }
 
     /// As [`Router::lookup_request`], returning the shared route so a caller can keep it past
@@ -125,23 +160,29 @@ impl Router {
         host: &str,
         path: &str,
         request: &dyn RequestAttributes,
-    ) -> Option<&Arc<Route>> {
+    ) -> Option<SharedRoute> {
         let host = host::normalize(host);
-        let in_host = self
-            .hosts
-            .find(&host)
-            .and_then(|vhost| vhost.lookup(path, request));
-        in_host.or(self.default_route.as_ref())
+        let in_host = self.hosts.find(&host).and_then(|vhost| {
+            let index = vhost.lookup(path, request)?;
+            Some(SharedRoute(Shared::InHost {
+                vhost: Arc::clone(&vhost.vhost),
+                index,
+            }))
+        });
+        in_host.or_else(|| {
+            let route = self.default_route.as_ref()?;
+            Some(SharedRoute(Shared::Default(Arc::clone(route))))
+        })
     }
 }
 
 impl HostRoutes {
-    fn compile(vhost: &VirtualHost) -> Result<HostRoutes, RouterError> {
+    fn compile(vhost: &Arc<VirtualHost>) -> Result<HostRoutes, RouterError> {
         let mut tree_routes = Vec::new();
         let mut linear_routes = Vec::new();
-        let mut routes = Vec::with_capacity(vhost.routes.len());
+        let mut conditions = Vec::with_capacity(vhost.routes.len());
         for route in &vhost.routes {
-            let id = u32::try_from(routes.len()).map_err(|_| RouterError::TooManyRoutes {
+            let id = u32::try_from(conditions.len()).map_err(|_| RouterError::TooManyRoutes {
                 host: vhost.host.to_string(),
                 pattern: route.path.to_string(),
             })?;
@@ -150,10 +191,7 @@ impl HostRoutes {
             } else {
                 linear_routes.push((id, &route.path));
             }
-            routes.push(CompiledRoute {
-                conditions: Conditions::compile(&route.conditions),
-                route: Arc::new(route.clone()),
-            });
+            conditions.push(Conditions::compile(&route.conditions));
         }
         let paths = match tree_routes.is_empty() {
             true => None,
@@ -161,31 +199,31 @@ impl HostRoutes {
         };
         let linear = Linear::build(&linear_routes);
         Ok(HostRoutes {
+            vhost: Arc::clone(vhost),
             paths,
             linear,
-            routes,
+            conditions,
         })
     }
 
-    /// The best route of this host for `path` whose conditions hold.
-    fn lookup(&self, path: &str, request: &dyn RequestAttributes) -> Option<&Arc<Route>> {
-        let accept = |id: u32| self.route(id).is_some_and(|r| r.conditions.hold(request));
+    /// The position of the best route of this host for `path` whose conditions hold.
+    fn lookup(&self, path: &str, request: &dyn RequestAttributes) -> Option<u32> {
+        let accept = |id: u32| {
+            self.conditions
+                .get(id as usize)
+                .is_some_and(|c| c.hold(request))
+        };
         let from_tree = self
             .paths
             .as_ref()
             .and_then(|paths| paths.lookup(path, accept));
-        let best = if self.linear.is_empty() {
+        if self.linear.is_empty() {
             from_tree
         } else {
-            let bound =
-                from_tree.and_then(|id| Some((self.route(id)?.route.path.precedence(), id)));
+            let bound = from_tree
+                .and_then(|id| Some((self.vhost.routes.get(id as usize)?.path.precedence(), id)));
             self.linear.lookup(path, bound, accept).or(from_tree)
-        };
-        best.and_then(|id| self.route(id)).map(|r| &r.route)
-    }
-
-    fn route(&self, id: u32) -> Option<&CompiledRoute> {
-        self.routes.get(id as usize)
+        }
     }
 }
 
