@@ -152,7 +152,7 @@ fn exchange(table: &RouteTable) -> (RequestContext, http::request::Parts, http::
         sluice::model::Action::Forward(f) => f.backends.first().map(|b| b.upstream.clone()),
         _ => None,
     });
-    ctx.route = route.map(std::sync::Arc::new);
+    ctx.route = route.map(sluice::router::SharedRoute::new);
     ctx.request_id = "0123456789abcdef0123456789abcdef".to_owned();
     ctx.endpoint = Some(SocketAddr::from(([10, 0, 1, 167], 8080)));
     ctx.attempts = 1;

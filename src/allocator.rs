@@ -8,7 +8,7 @@
 //! the builder's temporaries at once (several MiB at 10k Ingresses), so after retired tables are
 //! dropped, [`purge_freed_pages`] returns them immediately. Measurements in benches/README.md.
 
-use tikv_jemalloc_ctl::{AsName, Access, arenas, background_thread};
+use tikv_jemalloc_ctl::{Access, AsName, arenas, background_thread};
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -19,7 +19,7 @@ use crate::client::UpstreamClients;
 use crate::client_cert::ClientAuthRuntime;
 use crate::error::ProxyError;
 use crate::filters::access::BlockRules;
-use crate::hosts::{HostIndex, HostRuntime, server_name};
+use crate::hosts::{HostRuntime, server_name};
 use crate::tls::CertStore;
 use crate::tls_config::{self, HostTls};
 use crate::upstream::Upstream;
@@ -28,14 +28,13 @@ use crate::upstream::Upstream;
 pub(crate) struct Generation {
     /// The table this generation serves (the diff base and `/debug/routes`).
     pub table: Arc<RouteTable>,
-    /// The compiled matcher.
-    pub router: Arc<Router>,
+    /// The compiled matcher, with each virtual host's runtime facts (TLS section, app-root,
+    /// client certificates, TLS configuration) as its payload.
+    pub router: Arc<Router<Arc<HostRuntime>>>,
     /// Live upstream objects by id.
     pub upstreams: Arc<hashbrown::HashMap<UpstreamId, Arc<Upstream>>>,
     /// Certificates for the SNI resolver.
     pub certificates: Arc<CertStore>,
-    /// Per-host facts (TLS section, app-root, client certificates, TLS configuration).
-    pub hosts: Arc<HostIndex>,
     /// The TLS configuration of handshakes whose host has none of its own; `None` when even
     /// rustls's defaults could not be built (handshakes are refused).
     pub default_tls: Option<Arc<ServerConfig>>,
@@ -64,9 +63,11 @@ impl Generation {
         let certificates = Arc::new(CertStore::empty(default_certificate));
         let settings = &table.routes.settings;
         Ok(Self {
-            router: Arc::new(Router::new(&table.routes)?),
+            // An empty table has no virtual hosts to make a runtime for.
+            router: Arc::new(Router::with_payloads(&table.routes, |vhost| {
+                Arc::new(HostRuntime::plain(vhost))
+            })?),
             upstreams: Arc::default(),
-            hosts: Arc::default(),
             default_tls: tls_config::server_config(
                 &settings.tls,
                 &settings.client,
@@ -116,7 +117,6 @@ impl Generation {
                 table.routes.default_route.as_ref(),
             )?,
         }
-        let router = previous.router.update_with(&table.routes, &diff)?;
         let certificates = if !touched(|v| v.tls.is_some())
             && table.routes.certificates == previous.table.routes.certificates
             && table.routes.default_certificate == previous.table.routes.default_certificate
@@ -136,40 +136,41 @@ impl Generation {
         let same_tls = settings.tls == previous.settings().tls
             && settings.client == previous.settings().client
             && Arc::ptr_eq(&certificates, &previous.certificates);
-        let reusable = same_tls.then_some((&*previous.hosts, &diff));
-        let hosts = HostIndex::build(&table.routes, reusable, |vhost| {
-            let client_auth = vhost
-                .policy
-                .client_auth
-                .as_ref()
-                .map(|auth| Arc::new(ClientAuthRuntime::new(auth, provider.clone())));
-            let overrides = HostTls {
-                ciphers: vhost.policy.ssl_ciphers.as_deref(),
-                prefer_server_ciphers: vhost.policy.prefer_server_ciphers,
-                client_auth: client_auth.as_ref(),
-            };
-            let server_config = (!overrides.is_default())
-                .then(|| {
-                    tls_config::server_config(
-                        &settings.tls,
-                        &settings.client,
-                        &certificates,
-                        &overrides,
-                    )
+        let router = previous
+            .router
+            .update_payloads(&table.routes, &diff, !same_tls, |vhost| {
+                let client_auth = vhost
+                    .policy
+                    .client_auth
+                    .as_ref()
+                    .map(|auth| Arc::new(ClientAuthRuntime::new(auth, provider.clone())));
+                let overrides = HostTls {
+                    ciphers: vhost.policy.ssl_ciphers.as_deref(),
+                    prefer_server_ciphers: vhost.policy.prefer_server_ciphers,
+                    client_auth: client_auth.as_ref(),
+                };
+                let server_config = (!overrides.is_default())
+                    .then(|| {
+                        tls_config::server_config(
+                            &settings.tls,
+                            &settings.client,
+                            &certificates,
+                            &overrides,
+                        )
+                    })
+                    .flatten();
+                let app_root = vhost
+                    .routes
+                    .iter()
+                    .find_map(|r| r.policy.redirects.app_root.clone());
+                Arc::new(HostRuntime {
+                    name: server_name(&vhost.host),
+                    has_tls: vhost.tls.is_some(),
+                    app_root,
+                    client_auth,
+                    server_config,
                 })
-                .flatten();
-            let app_root = vhost
-                .routes
-                .iter()
-                .find_map(|r| r.policy.redirects.app_root.clone());
-            HostRuntime {
-                name: server_name(&vhost.host),
-                has_tls: vhost.tls.is_some(),
-                app_root,
-                client_auth,
-                server_config,
-            }
-        });
+            })?;
         let default_tls = if settings.tls == previous.settings().tls
             && settings.client.http2 == previous.settings().client.http2
             && Arc::ptr_eq(&certificates, &previous.certificates)
@@ -254,7 +255,6 @@ impl Generation {
             router: Arc::new(router),
             upstreams: Arc::new(upstreams),
             certificates,
-            hosts: Arc::new(hosts),
             default_tls,
             blocking,
             rewrites,
@@ -271,7 +271,6 @@ impl Generation {
             router: Arc::clone(&self.router),
             upstreams: Arc::clone(&self.upstreams),
             certificates: Arc::clone(&self.certificates),
-            hosts: Arc::clone(&self.hosts),
             default_tls: self.default_tls.clone(),
             blocking: Arc::clone(&self.blocking),
             rewrites: Arc::clone(&self.rewrites),
@@ -283,7 +282,7 @@ impl Generation {
     /// The TLS configuration for a handshake with this server name; `None` refuses it
     /// (`ssl-reject-handshake` and a name no host claims, or no usable configuration).
     pub fn tls_for(&self, server_name: Option<&str>) -> Option<Arc<ServerConfig>> {
-        let host = server_name.and_then(|name| self.hosts.find_named(name));
+        let host = server_name.and_then(|name| self.router.named_host(name));
         match host {
             Some(host) => host
                 .server_config

@@ -75,10 +75,9 @@ impl Pipeline {
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         let mut early = crate::intake::prepare(&mut ctx, &mut parts, info.proxy.as_ref());
         ctx.host = normalize_host(request_authority(&parts)).into_owned();
-        ctx.vhost = generation.hosts.find(&ctx.host).cloned();
-        ctx.route = generation
-            .router
-            .lookup_shared(&ctx.host, &ctx.path, &RequestView(&parts));
+        let host = generation.router.find_host(&ctx.host);
+        ctx.vhost = host.payload().cloned();
+        ctx.route = host.route(&ctx.path, &RequestView(&parts));
         if ctx
             .route
             .as_ref()

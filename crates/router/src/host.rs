@@ -73,8 +73,22 @@ impl<T> HostIndex<T> {
         }
     }
 
+    /// The value of a pattern itself.
+    pub(crate) fn get(&self, pattern: &HostPattern) -> Option<&T> {
+        match pattern {
+            HostPattern::Exact(name) => self.exact.get(name.as_str()),
+            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix.as_str()),
+            HostPattern::Any => self.any.as_ref(),
+        }
+    }
+
     /// The value of a normalised request host: exact, then one-label wildcard, then any.
     pub(crate) fn find(&self, host: &str) -> Option<&T> {
+        self.find_named(host).or(self.any.as_ref())
+    }
+
+    /// As [`HostIndex::find`] without the host-less value.
+    pub(crate) fn find_named(&self, host: &str) -> Option<&T> {
         if !self.exact.is_empty()
             && let Some(value) = self.exact.get(host)
         {
@@ -87,7 +101,7 @@ impl<T> HostIndex<T> {
         {
             return Some(value);
         }
-        self.any.as_ref()
+        None
     }
 }
 

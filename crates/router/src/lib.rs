@@ -42,6 +42,6 @@ mod path;
 mod router;
 
 pub use error::RouterError;
-pub use router::{Router, SharedRoute};
+pub use router::{HostMatch, Router, SharedRoute};
 pub use sluice_ingress_model::host::normalize_host;
 pub use sluice_ingress_model::path::normalize_path;

@@ -18,16 +18,35 @@ use crate::path::PathIndex;
 /// replace it as a whole when the table changes ([`Router::update`] reuses the compiled form
 /// of every virtual host that did not change).
 ///
+/// Each virtual host can carry a value `H` of the caller's (the proxy keeps its per-host TLS
+/// and redirect facts there), so one host lookup per request finds both; see
+/// [`Router::with_payloads`] and [`Router::find_host`].
+///
 /// It agrees with `Routes::lookup` of `sluice-ingress-model` on every input; see the crate
 /// documentation for how.
 #[derive(Debug)]
-pub struct Router {
+pub struct Router<H = ()> {
     /// Normalised host → its compiled virtual host.
-    hosts: HostIndex<Arc<HostRoutes>>,
+    hosts: HostIndex<HostEntry<H>>,
     /// The virtual hosts this router was compiled from, for [`Router::update`].
     sources: Vec<Arc<VirtualHost>>,
     /// Serves requests nothing else matches.
     default_route: Option<Arc<Route>>,
+}
+
+/// A compiled virtual host and the caller's value for it.
+#[derive(Clone, Debug)]
+struct HostEntry<H> {
+    routes: Arc<HostRoutes>,
+    payload: H,
+}
+
+/// The virtual host [`Router::find_host`] found for a request host (or none), from which its
+/// payload and its routes are read without looking the host up again.
+#[derive(Debug)]
+pub struct HostMatch<'a, H> {
+    host: Option<&'a HostEntry<H>>,
+    default_route: Option<&'a Arc<Route>>,
 }
 
 /// The compiled form of one virtual host: its path matchers and its routes' conditions. The
@@ -80,21 +99,11 @@ impl Deref for SharedRoute {
 }
 
 impl Router {
-    /// Compiles the routes of a table. The router keeps its own copy of the routes it needs
-    /// (policies are shared through their `Arc`). A host pattern listed twice keeps the first.
+    /// Compiles the routes of a table. The router shares the table's virtual hosts (and so
+    /// its routes) and compiles their paths and conditions. A host pattern listed twice keeps
+    /// the first.
     pub fn new(routes: &Routes) -> Result<Router, RouterError> {
-        let mut hosts = HostIndex::default();
-        for vhost in &routes.virtual_hosts {
-            if hosts.contains(&vhost.host) {
-                continue;
-            }
-            hosts.insert(&vhost.host, Arc::new(HostRoutes::compile(vhost)?));
-        }
-        Ok(Router {
-            hosts,
-            sources: routes.virtual_hosts.clone(),
-            default_route: routes.default_route.clone().map(Arc::new),
-        })
+        Self::with_payloads(routes, |_| ())
     }
 
     /// Compiles `routes` from this router: only the virtual hosts that differ from the ones
@@ -103,7 +112,7 @@ impl Router {
     /// sorted by pattern are compiled from scratch.
     pub fn update(&self, routes: &Routes) -> Result<Router, RouterError> {
         match host_changes(&self.sources, &routes.virtual_hosts) {
-            Some(changes) => self.patch(routes, &changes),
+            Some(changes) => self.patch(routes, &changes, &mut |_| ()),
             None => Self::new(routes),
         }
     }
@@ -111,19 +120,68 @@ impl Router {
     /// As [`Router::update`], with the host changes already listed in `diff` (used when it
     /// was computed from this router's own table to `routes`, else listed again).
     pub fn update_with(&self, routes: &Routes, diff: &HostDiff<'_>) -> Result<Router, RouterError> {
-        match diff.between(&self.sources, &routes.virtual_hosts) {
-            Some(changes) => self.patch(routes, changes),
-            None => self.update(routes),
-        }
+        self.update_payloads(routes, diff, false, |_| ())
+    }
+}
+
+impl<H: Clone> Router<H> {
+    /// As [`Router::new`], giving each virtual host the value `make` returns for it.
+    pub fn with_payloads(
+        routes: &Routes,
+        mut make: impl FnMut(&VirtualHost) -> H,
+    ) -> Result<Self, RouterError> {
+        Self::compile_all(routes, None, &mut make)
     }
 
-    fn patch(&self, routes: &Routes, changes: &[HostChange<'_>]) -> Result<Router, RouterError> {
-        let mut hosts = self.hosts.clone();
-        for old in changes.iter().filter_map(|c| c.old) {
-            hosts.remove(&old.host);
+    /// As [`Router::update_with`]: virtual hosts that did not change keep their compiled form
+    /// and, unless `remake` is set, their payload; changed ones get a new payload from `make`.
+    /// With `remake`, every virtual host gets a new payload (its compiled form is still kept).
+    pub fn update_payloads(
+        &self,
+        routes: &Routes,
+        diff: &HostDiff<'_>,
+        remake: bool,
+        mut make: impl FnMut(&VirtualHost) -> H,
+    ) -> Result<Self, RouterError> {
+        if remake {
+            return Self::compile_all(routes, Some(self), &mut make);
         }
-        for vhost in changes.iter().filter_map(|c| c.new) {
-            hosts.insert(&vhost.host, Arc::new(HostRoutes::compile(vhost)?));
+        let listed;
+        let changes = match diff.between(&self.sources, &routes.virtual_hosts) {
+            Some(changes) => changes,
+            None => match host_changes(&self.sources, &routes.virtual_hosts) {
+                Some(changes) => {
+                    listed = changes;
+                    &listed
+                }
+                None => return Self::compile_all(routes, Some(self), &mut make),
+            },
+        };
+        self.patch(routes, changes, &mut make)
+    }
+
+    /// Indexes every virtual host of `routes`, reusing the compiled form of those `previous`
+    /// compiled from the very same virtual host.
+    fn compile_all(
+        routes: &Routes,
+        previous: Option<&Self>,
+        make: &mut dyn FnMut(&VirtualHost) -> H,
+    ) -> Result<Self, RouterError> {
+        let mut hosts = HostIndex::default();
+        for vhost in &routes.virtual_hosts {
+            if hosts.contains(&vhost.host) {
+                continue;
+            }
+            let compiled = previous
+                .and_then(|p| p.hosts.get(&vhost.host))
+                .filter(|entry| Arc::ptr_eq(&entry.routes.vhost, vhost))
+                .map(|entry| Arc::clone(&entry.routes));
+            let routes = match compiled {
+                Some(routes) => routes,
+                None => Arc::new(HostRoutes::compile(vhost)?),
+            };
+            let payload = make(vhost);
+            hosts.insert(&vhost.host, HostEntry { routes, payload });
         }
         Ok(Router {
             hosts,
@@ -132,6 +190,30 @@ impl Router {
         })
     }
 
+    fn patch(
+        &self,
+        routes: &Routes,
+        changes: &[HostChange<'_>],
+        make: &mut dyn FnMut(&VirtualHost) -> H,
+    ) -> Result<Self, RouterError> {
+        let mut hosts = self.hosts.clone();
+        for old in changes.iter().filter_map(|c| c.old) {
+            hosts.remove(&old.host);
+        }
+        for vhost in changes.iter().filter_map(|c| c.new) {
+            let routes = Arc::new(HostRoutes::compile(vhost)?);
+            let payload = make(vhost);
+            hosts.insert(&vhost.host, HostEntry { routes, payload });
+        }
+        Ok(Router {
+            hosts,
+            sources: routes.virtual_hosts.clone(),
+            default_route: routes.default_route.clone().map(Arc::new),
+        })
+    }
+}
+
+impl<H> Router<H> {
     /// The route serving `host` and `path`, ignoring routes with extra conditions.
     pub fn lookup(&self, host: &str, path: &str) -> Option<&Route> {
         self.lookup_request(host, path, &NoAttributes)
@@ -146,9 +228,9 @@ impl Router {
         request: &dyn RequestAttributes,
     ) -> Option<&Route> {
         let host = host::normalize(host);
-        let in_host = self.hosts.find(&host).and_then(|vhost| {
-            let index = vhost.lookup(path, request)?;
-            vhost.vhost.routes.get(index as usize)
+        let in_host = self.hosts.find(&host).and_then(|entry| {
+            let index = entry.routes.lookup(path, request)?;
+            entry.routes.vhost.routes.get(index as usize)
         });
         in_host.or(self.default_route.as_deref())
     }
@@ -161,16 +243,45 @@ impl Router {
         path: &str,
         request: &dyn RequestAttributes,
     ) -> Option<SharedRoute> {
-        let host = host::normalize(host);
-        let in_host = self.hosts.find(&host).and_then(|vhost| {
-            let index = vhost.lookup(path, request)?;
+        self.find_host(host).route(path, request)
+    }
+
+    /// The virtual host serving a request host (exact, then one-label wildcard, then the
+    /// host-less one), normalised as the lookups do.
+    pub fn find_host(&self, host: &str) -> HostMatch<'_, H> {
+        HostMatch {
+            host: self.hosts.find(&host::normalize(host)),
+            default_route: self.default_route.as_ref(),
+        }
+    }
+
+    /// The payload of the exact or wildcard virtual host of a name, ignoring the host-less
+    /// one (TLS server names: a name nothing claims is "unknown").
+    pub fn named_host(&self, name: &str) -> Option<&H> {
+        self.hosts
+            .find_named(&host::normalize(name))
+            .map(|entry| &entry.payload)
+    }
+}
+
+impl<'a, H> HostMatch<'a, H> {
+    /// The caller's value for the virtual host, if a virtual host matched.
+    pub fn payload(&self) -> Option<&'a H> {
+        self.host.map(|entry| &entry.payload)
+    }
+
+    /// The route of this virtual host serving `path` and `request`, else the table's default
+    /// route, shared so the caller can keep it.
+    pub fn route(&self, path: &str, request: &dyn RequestAttributes) -> Option<SharedRoute> {
+        let in_host = self.host.and_then(|entry| {
+            let index = entry.routes.lookup(path, request)?;
             Some(SharedRoute(Shared::InHost {
-                vhost: Arc::clone(&vhost.vhost),
+                vhost: Arc::clone(&entry.routes.vhost),
                 index,
             }))
         });
         in_host.or_else(|| {
-            let route = self.default_route.as_ref()?;
+            let route = self.default_route?;
             Some(SharedRoute(Shared::Default(Arc::clone(route))))
         })
     }
@@ -229,6 +340,8 @@ impl HostRoutes {
 
 #[cfg(test)]
 mod tests {
+    use sluice_ingress_model::HostPattern;
+
     use super::*;
 
     #[test]
@@ -242,5 +355,84 @@ mod tests {
         let router = Router::new(&Routes::default()).unwrap();
         assert!(router.lookup("example.com", "/").is_none());
         assert!(router.lookup("", "").is_none());
+    }
+
+    fn vhost(host: HostPattern) -> Arc<VirtualHost> {
+        Arc::new(VirtualHost {
+            host,
+            tls: None,
+            routes: Vec::new(),
+            policy: Default::default(),
+        })
+    }
+
+    fn name(vhost: &VirtualHost) -> Arc<String> {
+        Arc::new(vhost.host.to_string())
+    }
+
+    #[test]
+    fn payloads_follow_exact_then_wildcard_then_any() {
+        let routes = Routes {
+            virtual_hosts: vec![
+                vhost(HostPattern::Exact("a.example.com".into())),
+                vhost(HostPattern::Wildcard("example.com".into())),
+                vhost(HostPattern::Any),
+            ],
+            ..Routes::default()
+        };
+        let router = Router::with_payloads(&routes, name).unwrap();
+        let payload = |host: &str| router.find_host(host).payload().map(|p| p.to_string());
+        assert_eq!(payload("a.example.com").as_deref(), Some("a.example.com"));
+        assert_eq!(
+            payload("B.example.com:8080").as_deref(),
+            Some("*.example.com")
+        );
+        assert_eq!(payload("x.b.example.com").as_deref(), Some("*"));
+        assert_eq!(
+            router.named_host("A.EXAMPLE.COM.").map(|p| p.as_str()),
+            Some("a.example.com")
+        );
+        assert!(router.named_host("x.b.example.com").is_none());
+        assert!(router.named_host(".example.com").is_none());
+    }
+
+    #[test]
+    fn unchanged_virtual_hosts_keep_their_payload_unless_remade() {
+        let a = vhost(HostPattern::Exact("a.example.com".into()));
+        let old = Routes {
+            virtual_hosts: vec![a.clone(), vhost(HostPattern::Exact("b.example.com".into()))],
+            ..Routes::default()
+        };
+        let first = Router::with_payloads(&old, name).unwrap();
+        let mut changed = VirtualHost::clone(&vhost(HostPattern::Exact("b.example.com".into())));
+        changed.tls = Some(sluice_ingress_model::HostTls {
+            certificate: None,
+            origin: sluice_ingress_model::ObjectKey::new("default", "b"),
+        });
+        let new = Routes {
+            virtual_hosts: vec![a, Arc::new(changed)],
+            ..Routes::default()
+        };
+        let diff = HostDiff::new(&old, &new);
+        let payload = |router: &Router<Arc<String>>, host: &str| {
+            Arc::clone(router.find_host(host).payload().unwrap())
+        };
+        let second = first.update_payloads(&new, &diff, false, name).unwrap();
+        assert!(Arc::ptr_eq(
+            &payload(&first, "a.example.com"),
+            &payload(&second, "a.example.com")
+        ));
+        assert!(!Arc::ptr_eq(
+            &payload(&first, "b.example.com"),
+            &payload(&second, "b.example.com")
+        ));
+        let remade = second
+            .update_payloads(&new, &HostDiff::new(&new, &new), true, name)
+            .unwrap();
+        assert!(!Arc::ptr_eq(
+            &payload(&second, "a.example.com"),
+            &payload(&remade, "a.example.com")
+        ));
+        assert_eq!(*payload(&remade, "a.example.com"), "a.example.com");
     }
 }
