@@ -6,14 +6,17 @@ origin (nginx answering a fixed 200) share core 0. Scenarios run interleaved for
 rounds; each proxy's CPU time (utime + stime of all its processes and threads, from
 /proc/<pid>/stat) is read before and after every run, giving CPU microseconds per request.
 Everything listens on 127.0.0.1 on free ports; every started process is stopped by its pid.
+`rate` sends every proxy the same fixed request rate (oha, open loop, latency from each
+request's intended send time); `swaps` reads the gateway's RSS over thousands of route changes.
 
 Usage: benches/e2e/run.sh [--rounds N] [--quick] [--duration S] [--only SCENARIO,...]
+       benches/e2e/run.sh --only rate [--rate RPS] [--rate-conns N]
+       benches/e2e/run.sh --only swaps [--swaps N] [--swap-hosts N]
 """
 
 import argparse
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -35,7 +38,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROXY_CORE = "1"
 LOAD_CORE = "0"
 PROXIES = ["sluice", "nginx", "haproxy"]
-SCENARIOS = ["keepalive", "newconn", "h2c", "tls", "hosts10k"]
+SCENARIOS = ["keepalive", "newconn", "h2c", "tls", "hosts10k", "rate"]
+CLOSED_LOOP = ["keepalive", "newconn", "h2c", "tls", "hosts10k"]
+OHA_VERSION = "1.16.0"
 STARTED = []  # every Popen we started, stopped by pid at exit
 
 
@@ -46,19 +51,32 @@ def log(msg):
 # ---------------------------------------------------------------- setup
 
 
-def ensure_tools(skip_install):
-    """Installs nginx, HAProxy, wrk and h2load from Debian packages when missing."""
+def ensure_tools(skip_install, need_oha):
+    """Installs nginx, HAProxy, wrk and h2load from Debian packages when missing, and oha (the
+    fixed-rate load generator, not packaged in Debian) with `cargo install` when `need_oha`."""
     wanted = {"nginx": "nginx-light", "haproxy": "haproxy", "wrk": "wrk", "h2load": "nghttp2-client",
               "openssl": "openssl", "taskset": "util-linux"}
     missing = sorted({pkg for tool, pkg in wanted.items() if shutil.which(tool) is None})
-    if not missing:
-        return
-    if skip_install:
-        sys.exit(f"missing tools: {missing} (run without --no-install or install them)")
-    log(f"installing {' '.join(missing)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    no_oha = need_oha and oha_binary() is None
+    if skip_install and (missing or no_oha):
+        sys.exit(f"missing tools: {missing + (['oha'] if no_oha else [])} "
+                 "(run without --no-install or install them)")
+    if missing:
+        log(f"installing {' '.join(missing)}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    if no_oha:
+        log(f"installing oha {OHA_VERSION} with cargo install (compiles it: a few minutes)")
+        subprocess.run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION],
+                       check=True)
+
+
+def oha_binary():
+    """oha on PATH or in cargo's bin directory, or None."""
+    cargo_bin = os.path.join(os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo")),
+                             "bin", "oha")
+    return shutil.which("oha") or (cargo_bin if os.access(cargo_bin, os.X_OK) else None)
 
 
 def build_sluice(skip_build):
@@ -310,8 +328,49 @@ def run_h2load(url, duration, conns=10, streams=100):
     return {"requests": reqs, "errors": errors, "p99_us": None, "raw": out}
 
 
-def measure(env, proxy, scenario, duration, script=None):
-    """One run of `scenario` against `proxy`: requests, rps, CPU µs per request, p99."""
+OHA_FLAGS = []  # the JSON and deadline flags this oha spells, read once from its --help
+
+
+def oha_flags(oha):
+    if not OHA_FLAGS:
+        help_text = subprocess.run([oha, "--help"], capture_output=True, text=True).stdout
+        OHA_FLAGS.extend(["--output-format", "json"] if "--output-format" in help_text else ["-j"])
+        if "--wait-ongoing-requests-after-deadline" in help_text:
+            OHA_FLAGS.append("--wait-ongoing-requests-after-deadline")
+    return OHA_FLAGS
+
+
+def run_oha(url, duration, conns, rate):
+    """Open loop: `rate` requests per second spread over `conns` HTTP/1.1 keep-alive
+    connections for `duration` s, each request's latency counted from its intended send time
+    (`--latency-correction`), so a stall delays the requests queued behind it and is counted."""
+    oha = oha_binary()
+    cmd = ["taskset", "-c", LOAD_CORE, oha, "--no-tui", *oha_flags(oha), "-q", str(rate),
+           "--latency-correction", "-z", f"{duration}s", "-c", str(conns), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    try:
+        data = json.loads(out.stdout)
+    except ValueError:
+        log(f"oha gave no JSON: {out.stderr.strip()[-500:]}")
+        return {"requests": 0, "errors": 1, "p50_us": None, "p99_us": None, "p999_us": None,
+                "raw": out.stdout}
+    codes = {int(k): v for k, v in data.get("statusCodeDistribution", {}).items()}
+    lat = data.get("latencyPercentiles", {})
+
+    def us(key):
+        v = lat.get(key)
+        return v * 1e6 if isinstance(v, (int, float)) else None
+
+    return {"requests": sum(v for k, v in codes.items() if 200 <= k < 400),
+            "errors": sum(v for k, v in codes.items() if not 200 <= k < 400)
+            + sum(data.get("errorDistribution", {}).values()),
+            "p50_us": us("p50"), "p99_us": us("p99"), "p999_us": us("p99.9"),
+            "rps": data.get("summary", {}).get("requestsPerSec"), "raw": data}
+
+
+def measure(env, proxy, scenario, duration, script=None, rate=None):
+    """One run of `scenario` against `proxy`: requests, rps, CPU µs per request, p99 (and p50,
+    p99.9 for `rate`, which is (requests per second, connections))."""
     p = proxy.ports
     before_cpu = cpu_seconds(proxy.pid)
     before_origin = env.origin_counters()
@@ -326,6 +385,8 @@ def measure(env, proxy, scenario, duration, script=None):
         r = run_wrk(f"https://127.0.0.1:{p['https']}/", duration, 50, ["Connection: close"])
     elif scenario == "hosts10k":
         r = run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50, script=script)
+    elif scenario == "rate":
+        r = run_oha(f"http://127.0.0.1:{p['http']}/", duration, rate[1], rate[0])
     else:
         raise ValueError(scenario)
     elapsed = time.monotonic() - t0
@@ -337,13 +398,25 @@ def measure(env, proxy, scenario, duration, script=None):
     return {
         "requests": reqs,
         "errors": r["errors"],
-        "rps": reqs / elapsed if elapsed else 0,
+        "rps": r.get("rps") or (reqs / elapsed if elapsed else 0),
         "cpu_us_per_req": cpu * 1e6 / reqs if reqs else None,
         "cpu_util": cpu / elapsed if elapsed else 0,
         "p99_us": r["p99_us"],
+        "p50_us": r.get("p50_us"),
+        "p999_us": r.get("p999_us"),
         "upstream_reuse": (1 - accepts / upstream) if upstream > 0 else None,
         "rss_kib": rss_kib(proxy.pid),
     }
+
+
+def direct_rate(env, duration, rate):
+    """The fixed-rate run straight to the origin: the latency floor of client and origin."""
+    t0 = time.monotonic()
+    d = run_oha(f"http://127.0.0.1:{env.origin_port}/", duration, rate[1], rate[0])
+    el = time.monotonic() - t0
+    return {"requests": d["requests"], "errors": d["errors"], "rps": d["rps"] or d["requests"] / el,
+            "cpu_us_per_req": None, "cpu_util": None, "p50_us": d["p50_us"],
+            "p99_us": d["p99_us"], "p999_us": d["p999_us"], "upstream_reuse": None}
 
 
 # ---------------------------------------------------------------- propagation and memory
@@ -359,10 +432,10 @@ class Client:
     def _open(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
 
-    def get(self, host):
-        """`GET /` for `host`: the read response, or None when the request failed."""
+    def get(self, host, path="/"):
+        """`GET path` for `host`: the read response, or None when the request failed."""
         try:
-            self.conn.request("GET", "/", headers={"Host": host})
+            self.conn.request("GET", path, headers={"Host": host})
             resp = self.conn.getresponse()
             resp.read()
             return resp
@@ -371,12 +444,12 @@ class Client:
             self.conn = self._open()
             return None
 
-    def until(self, host, t0, done, expected):
+    def until(self, host, t0, done, expected, path="/"):
         """Polls `host` every millisecond until `done(response)`: (ms since `t0`, or None after
         30 s; answers before that which `expected(response)` refuses, None for a failure)."""
         bad = 0
         while True:
-            resp = self.get(host)
+            resp = self.get(host, path)
             if resp is not None and done(resp):
                 return (time.monotonic() - t0) * 1000, bad
             if not expected(resp):
@@ -547,6 +620,91 @@ def endpoint_shift(env, loaded, samples):
     return {"loaded": loaded, "samples": lat, "failed": bad, "rss_kib": rss}
 
 
+def swap_step(i, same_host=False):
+    """Swap `i` of a cycle of three on Ingress `swap-<k>` (a new host every cycle, or always
+    `swap-0` with `same_host`): (what, host, file text or None to remove it, path polled,
+    status it answers before, and after)."""
+    k, step = divmod(i, 3)
+    k = 0 if same_host else k
+    name, host = f"swap-{k}", f"swap-{k}.example.com"
+    if step == 0:  # add: / of a new host goes from 404 to 200
+        return "add", host, configs.sluice_ingress(name, host), "/", 404, 200
+    if step == 1:  # modify: its only path becomes /v2, so / goes back to 404
+        return "modify", host, configs.sluice_ingress(name, host, "/v2"), "/", 200, 404
+    return "remove", host, None, "/v2", 200, 404  # remove: /v2 goes from 200 to 404
+
+
+def apply_swap(manifests, text):
+    """Writes (atomic rename) or removes `swap.yaml`."""
+    target = os.path.join(manifests, "swap.yaml")
+    if text is None:
+        os.unlink(target)
+        return
+    tmp = os.path.join(manifests, ".swap.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, target)
+
+
+def count_applies(logfile):
+    with open(logfile) as f:
+        return sum(1 for ln in f if '"config applied"' in ln)
+
+
+def swaps(env, loaded, count, time_limit, same_host=False, settle=10.0):
+    """`count` route changes next to `loaded` Ingresses, each a table swap (add, modify, remove
+    one Ingress file in turn) awaited until the proxy answers by it; VmRSS every 1,000 swaps
+    (every tenth of `count` below 2,000) and once more after `settle` s idle."""
+    p = ports()
+    d, manifests = loaded_manifests(env, loaded, "swaps-")
+    logfile = os.path.join(d, "sluice.log")
+    proc = start_sluice(env, manifests, p, logfile)
+    every = 1000 if count >= 2000 else max(1, count // 10)
+    lat = {"add": [], "modify": [], "remove": []}
+    failed, timeouts, done = 0, 0, 0
+    try:
+        wait_http(p["http"], f"host-{loaded - 1}.example.com", want=200, timeout=300)
+        client = Client(p["http"])
+        rss = [(0, rss_kib(proc.pid))]
+        applies0 = count_applies(logfile)
+        t_start = time.monotonic()
+        for i in range(count):
+            if proc.poll() is not None or time.monotonic() - t_start > time_limit:
+                break
+            what, host, text, path, before, after = swap_step(i, same_host)
+            t0 = time.monotonic()
+            apply_swap(manifests, text)
+            ms, unexpected = client.until(host, t0, lambda r, a=after: r.status == a,
+                                          lambda r, b=before: r is not None and r.status == b,
+                                          path)
+            failed += unexpected - (ms is None)  # `until` counts its timeout as one
+            if ms is None:
+                timeouts += 1
+            else:
+                lat[what].append(ms)
+            done += 1
+            if done % every == 0:
+                rss.append((done, rss_kib(proc.pid)))
+                el = time.monotonic() - t_start
+                log(f"swaps: {done}/{count} in {el:.0f} s ({done / el:.0f}/s), "
+                    f"VmRSS {rss[-1][1] / 1024:.1f} MiB")
+        elapsed = time.monotonic() - t_start
+        if rss[-1][0] != done:
+            rss.append((done, rss_kib(proc.pid)))
+        client.close()
+        time.sleep(settle)
+        settled = rss_kib(proc.pid)
+        applies = count_applies(logfile) - applies0
+        exited = proc.poll()
+    finally:
+        stop(proc)
+    return {"loaded": loaded, "requested": count, "same_host": same_host, "done": done,
+            "elapsed_s": elapsed, "time_limit_s": time_limit, "rss_kib": rss,
+            "settled_kib": settled, "settle_s": settle, "latency_ms": lat,
+            "unexpected_status": failed, "timeouts": timeouts, "applies_logged": applies,
+            "exited": exited}
+
+
 def last_apply_ms(logfile):
     """`apply_us` (diff + router compile + swap) of the gateway's last `config applied` line."""
     with open(logfile) as f:
@@ -594,16 +752,12 @@ def fmt_range(values, digits=1):
     return f"{med:.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
-def report(results, rounds, duration, prop, mem, shift=()):
-    lines = []
-    add = lines.append
-    add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run, proxies on "
-        f"core {PROXY_CORE}, load generator and origin on core {LOAD_CORE}")
-    add(f"loadavg at end: {open('/proc/loadavg').read().strip()}\n")
+def report_closed_loop(results, add):
+    """The closed-loop scenarios: throughput, CPU per request, wrk's p99, and the ratios."""
     add("| scenario | proxy | rps median [range] | CPU µs/req median [range] | p99 µs (wrk) "
         "| upstream reuse | errors |")
     add("|---|---|---|---|---|---|---|")
-    for sc in SCENARIOS:
+    for sc in CLOSED_LOOP:
         for name in PROXIES + ["direct"]:
             runs = results.get((sc, name))
             if not runs:
@@ -617,7 +771,7 @@ def report(results, rounds, duration, prop, mem, shift=()):
     add("\n| scenario | CPU/req sluice÷nginx median [range over rounds] | sluice÷HAProxy "
         "| p99 sluice÷nginx |")
     add("|---|---|---|---|")
-    for sc, me in [(sc, me) for sc in SCENARIOS for me in ("sluice", "sluice-b")]:
+    for sc, me in [(sc, me) for sc in CLOSED_LOOP for me in ("sluice", "sluice-b")]:
         s = results.get((sc, me))
         if not s:
             continue
@@ -634,6 +788,20 @@ def report(results, rounds, duration, prop, mem, shift=()):
         p99 = [a["p99_us"] / b["p99_us"] for a, b in zip(s, o or []) if a["p99_us"] and b["p99_us"]]
         cells.append(fmt_range(p99, 2))
         add(f"| {sc}{' (sluice-b)' if me == 'sluice-b' else ''} | " + " | ".join(cells) + " |")
+
+
+def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=()):
+    lines = []
+    add = lines.append
+    add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run, proxies on "
+        f"core {PROXY_CORE}, load generator and origin on core {LOAD_CORE}")
+    add(f"loadavg at end: {open('/proc/loadavg').read().strip()}\n")
+    if any(results.get((sc, n)) for sc in CLOSED_LOOP for n in PROXIES):
+        report_closed_loop(results, add)
+    if results.get(("rate", PROXIES[0])):
+        report_rate(results, rate, add)
+    for r in swap_runs:
+        report_swaps(r, add)
     if prop:
         add("\n| propagation (new Ingress file → first 200) | samples | p50 ms | p99 ms | "
             "max ms | non-404/200 | RSS after | of which apply (diff+compile+swap) p50 ms |")
@@ -662,6 +830,87 @@ def report(results, rounds, duration, prop, mem, shift=()):
     return "\n".join(lines)
 
 
+def per_round(results, me, other, key):
+    """`me` ÷ `other` of `key` for each round both have it."""
+    return [a[key] / b[key] for a, b in zip(results.get(("rate", me), []),
+                                          results.get(("rate", other), [])) if a[key] and b[key]]
+
+
+def report_rate(results, rate, add):
+    """The fixed-rate (open loop) scenario: latency per proxy, ratios to nginx and HAProxy."""
+    add(f"\n### fixed rate: {rate[0]} req/s over {rate[1]} HTTP/1.1 keep-alive connections, open "
+        "loop (oha `-q`), latency from each request's intended send time (`--latency-correction`)")
+    ka = {n: statistics.median([r["rps"] for r in results[("keepalive", n)]])
+          for n in PROXIES if results.get(("keepalive", n))}
+    if ka:
+        low = min(ka, key=ka.get)
+        add(f"\nThe rate is {rate[0] / ka[low] * 100:.0f}% of the lowest closed-loop keep-alive "
+            f"throughput of this run ({low}, {ka[low]:.0f} req/s).")
+    add("\n| proxy | achieved req/s | p50 µs | p99 µs | p99.9 µs | proxy core busy "
+        "| CPU µs/req | errors |")
+    add("|---|---|---|---|---|---|---|---|")
+    warn = []
+    for name in PROXIES + ["direct"]:
+        runs = results.get(("rate", name))
+        if not runs:
+            continue
+        util = [r["cpu_util"] * 100 for r in runs if r.get("cpu_util") is not None]
+        add(f"| {name} | {fmt_range([r['rps'] for r in runs], 0)} | "
+            f"{fmt_range([r['p50_us'] for r in runs], 0)} | "
+            f"{fmt_range([r['p99_us'] for r in runs], 0)} | "
+            f"{fmt_range([r['p999_us'] for r in runs], 0)} | "
+            f"{(fmt_range(util, 0) + ' %') if util else '-'} | "
+            f"{fmt_range([r['cpu_us_per_req'] for r in runs], 2)} | "
+            f"{sum(r['errors'] for r in runs)} |")
+        if min(r["rps"] for r in runs) < 0.97 * rate[0]:
+            warn.append(f"{name} fell short of the rate")
+        if util and max(util) > 50:
+            warn.append(f"{name}'s core was over 50 % busy: not well below saturation")
+    add("\n| ratio, per round then median [range] | p50 | p99 | p99.9 |")
+    add("|---|---|---|---|")
+    for me in ("sluice", "sluice-b"):
+        for other in ("nginx", "haproxy"):
+            if results.get(("rate", me)) and results.get(("rate", other)):
+                add(f"| {me} ÷ {other} | " + " | ".join(
+                    fmt_range(per_round(results, me, other, k), 2)
+                    for k in ("p50_us", "p99_us", "p999_us")) + " |")
+    for w in warn:
+        add(f"\n**warning:** {w}.")
+
+
+def report_swaps(r, add):
+    """RSS over the route swaps: the samples, growth, and how long each change took."""
+    rss = r["rss_kib"]
+    hosts = "the same host every cycle" if r["same_host"] else "a new host every cycle"
+    add(f"\n### route swaps: {r['done']:,} of {r['requested']:,} with {r['loaded']:,} Ingresses "
+        f"loaded, {hosts}, in {r['elapsed_s']:.0f} s "
+        f"({r['done'] / max(r['elapsed_s'], 1e-9):.0f} swaps/s)")
+    if r["done"] < r["requested"]:
+        why = ("the gateway exited" if r["exited"] is not None
+               else f"time limit of {r['time_limit_s']:.0f} s reached")
+        add(f"\n**stopped early**: {why}.")
+    add(f"\n`config applied` lines logged during the swaps: {r['applies_logged']:,}; unexpected "
+        f"answers while waiting: {r['unexpected_status']}; changes not seen within 30 s: "
+        f"{r['timeouts']}.")
+    add("\n| swaps done | VmRSS | vs start |")
+    add("|---|---|---|")
+    start = rss[0][1]
+    for n, kib in rss + [(f"{rss[-1][0]:,} + {r['settle_s']:.0f} s idle", r["settled_kib"])]:
+        label = f"{n:,}" if isinstance(n, int) else n
+        add(f"| {label} | {kib / 1024:.1f} MiB | {(kib / start - 1) * 100:+.1f} % |")
+    if len(rss) > 2:
+        first = rss[1]
+        add(f"\nGrowth, end vs after {first[0]:,} swaps: "
+            f"{(rss[-1][1] / first[1] - 1) * 100:+.1f} %; end vs start: "
+            f"{(rss[-1][1] / start - 1) * 100:+.1f} %; after the idle pause vs after "
+            f"{first[0]:,}: {(r['settled_kib'] / first[1] - 1) * 100:+.1f} %.")
+    add("\n| change (write → answered by it) | samples | p50 ms | p99 ms | max ms |")
+    add("|---|---|---|---|---|")
+    for what, s in r["latency_ms"].items():
+        if s:
+            add(f"| {what} | {len(s)} | {pct(s, 50):.1f} | {pct(s, 99):.1f} | {max(s):.1f} |")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -669,11 +918,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10, help="seconds per run")
-    ap.add_argument("--quick", action="store_true", help="3 s runs, fewer propagation samples")
+    ap.add_argument("--quick", action="store_true",
+                    help="3 s runs, fewer propagation samples, at most 1,000 swaps")
     ap.add_argument("--only", default="", help="comma-separated scenarios (" +
-                    ",".join(SCENARIOS + ["propagation", "endpoints", "memory"]) + ")")
+                    ",".join(SCENARIOS + ["propagation", "endpoints", "memory", "swaps"]) + ")")
     ap.add_argument("--hosts", type=int, default=10_000, help="hosts in the many-hosts table")
     ap.add_argument("--prop-samples", type=int, default=100)
+    ap.add_argument("--rate", type=int, default=5000,
+                    help="requests per second of the fixed-rate scenario (every proxy)")
+    ap.add_argument("--rate-conns", type=int, default=20,
+                    help="keep-alive connections of the fixed-rate scenario")
+    ap.add_argument("--swaps", type=int, default=10_000, help="route changes of `swaps`")
+    ap.add_argument("--swap-hosts", type=int, default=1000,
+                    help="Ingresses loaded during `swaps` (10000: the 10k-host table)")
+    ap.add_argument("--swap-same-host", action="store_true",
+                    help="`swaps` adds and removes the same host every cycle (default: a new one)")
+    ap.add_argument("--swap-time-limit", type=float, default=1800,
+                    help="seconds after which `swaps` stops (and says so)")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated subset")
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-build", action="store_true")
@@ -684,19 +945,21 @@ def main():
     if args.quick:
         args.duration = min(args.duration, 3)
         args.prop_samples = min(args.prop_samples, 20)
+        args.swaps = min(args.swaps, 1000)
     only = set(filter(None, args.only.split(",")))
     PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
     if args.sluice_b:
         PROXIES.insert(1, "sluice-b")
     scenarios = [s for s in SCENARIOS if not only or s in only]
 
-    ensure_tools(args.no_install)
+    ensure_tools(args.no_install, "rate" in scenarios)
     binary = build_sluice(args.no_build or "sluice" not in PROXIES)
     env = Env(binary)
     if args.sluice_b:
         env.binaries["sluice-b"] = os.path.abspath(args.sluice_b)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    results, prop, mem, shift = {}, [], {}, []
+    results, prop, mem, shift, swap_runs = {}, [], {}, [], []
+    rate = (args.rate, args.rate_conns)
     try:
         script = os.path.join(env.dir, "random-hosts.lua")
         with open(script, "w") as f:
@@ -719,11 +982,13 @@ def main():
                 for name in order:
                     proxy = many[name] if sc == "hosts10k" else plain[name]
                     r = measure(env, proxy, sc, args.duration,
-                                script=script if sc == "hosts10k" else None)
+                                script=script if sc == "hosts10k" else None, rate=rate)
                     results.setdefault((sc, name), []).append(r)
                     log(f"round {rnd + 1} {sc:9} {name:7} {r['rps']:9.0f} rps "
                         f"{r['cpu_us_per_req'] or 0:7.2f} µs/req cpu {r['cpu_util'] * 100:4.0f}% "
-                        f"p99 {r['p99_us'] or 0:8.0f} µs errors {r['errors']}")
+                        f"p99 {r['p99_us'] or 0:8.0f} µs errors {r['errors']}"
+                        + (f" p50 {r['p50_us'] or 0:.0f} µs p99.9 {r['p999_us'] or 0:.0f} µs"
+                           if sc == "rate" else ""))
                 if sc == "keepalive":
                     t0 = time.monotonic()
                     d = run_wrk(f"http://127.0.0.1:{env.origin_port}/", args.duration, 50)
@@ -732,6 +997,9 @@ def main():
                         {"requests": d["requests"], "errors": d["errors"],
                          "rps": d["requests"] / el, "cpu_us_per_req": None,
                          "p99_us": d["p99_us"], "upstream_reuse": None})
+                if sc == "rate":
+                    results.setdefault((sc, "direct"), []).append(
+                        direct_rate(env, args.duration, rate))
         for proxy in list(plain.values()) + list(many.values()):
             proxy.stop()
         if (not only or "propagation" in only) and "sluice" in PROXIES:
@@ -745,16 +1013,21 @@ def main():
         if not only or "memory" in only:
             log("memory at 1k and 10k hosts")
             mem = memory(env, [1000, args.hosts])
+        if (not only or "swaps" in only) and "sluice" in PROXIES:
+            log(f"{args.swaps} route swaps with {args.swap_hosts} Ingresses loaded")
+            swap_runs.append(swaps(env, args.swap_hosts, args.swaps, args.swap_time_limit,
+                                   args.swap_same_host))
     finally:
         env.close()
-    text = report(results, args.rounds, args.duration, prop, mem, shift)
+    text = report(results, args.rounds, args.duration, prop, mem, shift, rate, swap_runs)
     print(text)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()},
                        "propagation": prop,
                        "endpoint_shift": shift,
-                       "memory": {f"{k[0]}/{k[1]}": v for k, v in mem.items()}}, f, indent=1)
+                       "memory": {f"{k[0]}/{k[1]}": v for k, v in mem.items()},
+                       "swaps": swap_runs}, f, indent=1)
 
 
 if __name__ == "__main__":
