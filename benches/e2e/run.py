@@ -846,7 +846,7 @@ def report_rate(results, rate, add):
         low = min(ka, key=ka.get)
         add(f"\nThe rate is {rate[0] / ka[low] * 100:.0f}% of the lowest closed-loop keep-alive "
             f"throughput of this run ({low}, {ka[low]:.0f} req/s).")
-    add("\n| proxy | achieved req/s | p50 µs | p99 µs | p99.9 µs | proxy core busy "
+    add("\n| proxy | achieved req/s | p50 µs | p99 µs | p99.9 µs | proxy CPU, % of a core "
         "| CPU µs/req | errors |")
     add("|---|---|---|---|---|---|---|---|")
     warn = []
@@ -865,7 +865,7 @@ def report_rate(results, rate, add):
         if min(r["rps"] for r in runs) < 0.97 * rate[0]:
             warn.append(f"{name} fell short of the rate")
         if util and max(util) > 50:
-            warn.append(f"{name}'s core was over 50 % busy: not well below saturation")
+            warn.append(f"{name} used over 50 % of its core: not well below saturation")
     add("\n| ratio, per round then median [range] | p50 | p99 | p99.9 |")
     add("|---|---|---|---|")
     for me in ("sluice", "sluice-b"):
