@@ -871,7 +871,7 @@ def report_rate(results, rate, add):
     for me in ("sluice", "sluice-b"):
         for other in ("nginx", "haproxy"):
             if results.get(("rate", me)) and results.get(("rate", other)):
-                add(f"| {me} ÷ {other} | " + " | ".join(
+                add(f"| {me} ÷ {'HAProxy' if other == 'haproxy' else other} | " + " | ".join(
                     fmt_range(per_round(results, me, other, k), 2)
                     for k in ("p50_us", "p99_us", "p999_us")) + " |")
     for w in warn:
