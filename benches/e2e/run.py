@@ -67,6 +67,8 @@ def ensure_tools(skip_install, need_oha):
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
     if no_oha:
+        if shutil.which("cargo") is None:
+            sys.exit("oha is missing and there is no cargo to install it with")
         log(f"installing oha {OHA_VERSION} with cargo install (compiles it: a few minutes)")
         subprocess.run(["cargo", "install", "oha", "--locked", "--version", OHA_VERSION],
                        check=True)
@@ -798,7 +800,7 @@ def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=
     add(f"loadavg at end: {open('/proc/loadavg').read().strip()}\n")
     if any(results.get((sc, n)) for sc in CLOSED_LOOP for n in PROXIES):
         report_closed_loop(results, add)
-    if results.get(("rate", PROXIES[0])):
+    if any(results.get(("rate", n)) for n in PROXIES):
         report_rate(results, rate, add)
     for r in swap_runs:
         report_swaps(r, add)
