@@ -416,7 +416,8 @@ def direct_rate(env, duration, rate):
     t0 = time.monotonic()
     d = run_oha(f"http://127.0.0.1:{env.origin_port}/", duration, rate[1], rate[0])
     el = time.monotonic() - t0
-    return {"requests": d["requests"], "errors": d["errors"], "rps": d["rps"] or d["requests"] / el,
+    return {"requests": d["requests"], "errors": d["errors"],
+            "rps": d.get("rps") or d["requests"] / el,
             "cpu_us_per_req": None, "cpu_util": None, "p50_us": d["p50_us"],
             "p99_us": d["p99_us"], "p999_us": d["p999_us"], "upstream_reuse": None}
 
