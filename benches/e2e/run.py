@@ -865,10 +865,14 @@ def report_rate(results, rate, add):
             f"{(fmt_range(util, 0) + ' %') if util else '-'} | "
             f"{fmt_range([r['cpu_us_per_req'] for r in runs], 2)} | "
             f"{sum(r['errors'] for r in runs)} |")
-        if min(r["rps"] for r in runs) < 0.97 * rate[0]:
-            warn.append(f"{name} fell short of the rate")
-        if util and max(util) > 50:
-            warn.append(f"{name} used over 50 % of its core: not well below saturation")
+        for rnd, r in enumerate(runs, 1):
+            if r["rps"] < 0.97 * rate[0]:
+                warn.append(f"{name} fell short of the rate in round {rnd} ({r['rps']:.0f} req/s: "
+                            "the load generator or the proxy did not keep up; its latencies "
+                            "count the wait)")
+            if r.get("cpu_util") is not None and r["cpu_util"] > 0.5:
+                warn.append(f"{name} used {r['cpu_util'] * 100:.0f} % of its core in round "
+                            f"{rnd}: not well below saturation")
     add("\n| ratio, per round then median [range] | p50 | p99 | p99.9 |")
     add("|---|---|---|---|")
     for me in ("sluice", "sluice-b"):
