@@ -11,14 +11,50 @@ use super::labels::{LabelIndex, LatencyLabels, RouteLabelValues, RouteLabels};
 pub struct Interner {
     sets: Mutex<HashMap<RouteLabelValues, Arc<RouteLabels>>>,
     latency: Mutex<HashMap<[String; 4], Arc<LatencyLabels>>>,
+    /// Sets made outside the live index: for a request that met a table change half applied
+    /// (routed by the new table, counted with the old index, or the other way round), or
+    /// resolved in an index entry a change had already removed. The next change forgets those
+    /// its index does not hold, so routes that are gone leave no series behind.
+    strays: Mutex<Vec<Arc<RouteLabels>>>,
 }
 
 impl Interner {
     /// The one label set with these values.
     pub fn intern(&self, values: RouteLabelValues) -> Arc<RouteLabels> {
+        self.intern_new(values).0
+    }
+
+    /// As [`Interner::intern`] for a set the live index may not hold; a new one is forgotten
+    /// at the next change unless that change's index holds it.
+    pub fn intern_stray(&self, values: RouteLabelValues) -> Arc<RouteLabels> {
+        let (labels, new) = self.intern_new(values);
+        if new {
+            self.strays_lock().push(labels.clone());
+        }
+        labels
+    }
+
+    /// Sets resolved in an index entry that a change had already removed.
+    pub fn orphaned<'a>(&self, sets: impl Iterator<Item = &'a Arc<RouteLabels>>) {
+        self.strays_lock().extend(sets.cloned());
+    }
+
+    /// Forgets the strays `live` does not hold (called with each new index).
+    pub fn sweep_strays(&self, live: &LabelIndex) {
+        let strays = std::mem::take(&mut *self.strays_lock());
+        let gone: Vec<Arc<RouteLabels>> = strays.into_iter().filter(|s| !live.holds(s)).collect();
+        self.forget(&gone);
+    }
+
+    fn strays_lock(&self) -> MutexGuard<'_, Vec<Arc<RouteLabels>>> {
+        self.strays.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The one label set with these values, and whether it was made now.
+    fn intern_new(&self, values: RouteLabelValues) -> (Arc<RouteLabels>, bool) {
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = sets.get(&values) {
-            return existing.clone();
+            return (existing.clone(), false);
         }
         let latency = self.intern_latency(&values);
         let labels = Arc::new(RouteLabels {
@@ -27,7 +63,7 @@ impl Interner {
             series: RwLock::new(hashbrown::HashMap::new()),
         });
         sets.insert(values, labels.clone());
-        labels
+        (labels, true)
     }
 
     fn intern_latency(&self, values: &RouteLabelValues) -> Arc<LatencyLabels> {

@@ -10,11 +10,12 @@
 //! - `status` is the exact code.
 //!
 //! Every distinct label set exists once ([`Interner`]), so series maps key on the `Arc`'s
-//! address. Label sets of Ingresses that are gone are dropped at the next rebuild (ingress-nginx
-//! removes their series too).
+//! address. Label sets of Ingresses that are gone are dropped at the next change (ingress-nginx
+//! removes their series too), including sets a request made while a change was half applied.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use hashbrown::Equivalent;
@@ -116,6 +117,9 @@ struct HostSets {
     /// The table's default route, which every host label can reach.
     default_route: Option<Arc<Route>>,
     routes: OnceLock<Sets>,
+    /// Set when a change removed this entry from the live index: sets resolved after that
+    /// (by a request counted with the old index) are handed to the interner as strays.
+    retired: AtomicBool,
 }
 
 /// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
@@ -297,7 +301,7 @@ impl LabelIndex {
             if let Some(vhost) = change.old {
                 let host = index.hosts.of_pattern(&vhost.host);
                 if let Some(sets) = index.by_host.remove(&host)
-                    && let Some(resolved) = sets.routes.get()
+                    && let Some(resolved) = sets.retire()
                 {
                     had_sets = true;
                     dropped.extend(resolved.values().cloned());
@@ -330,6 +334,7 @@ impl LabelIndex {
             vhost,
             default_route: self.default_route.clone(),
             routes: OnceLock::new(),
+            retired: AtomicBool::new(false),
         })
     }
 
@@ -348,11 +353,48 @@ impl LabelIndex {
     pub fn label_sets(&self) -> impl Iterator<Item = &Arc<RouteLabels>> {
         self.by_host.values().flat_map(|sets| sets.label_sets())
     }
+
+    /// Whether this index holds `set` (resolved in the entry of its host).
+    pub fn holds(&self, set: &Arc<RouteLabels>) -> bool {
+        self.by_host
+            .get(&set.values.host)
+            .is_some_and(|sets| sets.label_sets().any(|s| Arc::ptr_eq(s, set)))
+    }
+
+    /// Marks the entries of `old` this index does not share as removed (after a full build).
+    pub fn retire_unshared(&self, old: &LabelIndex) {
+        for (host, sets) in &old.by_host {
+            if !self.by_host.get(host).is_some_and(|s| Arc::ptr_eq(s, sets)) {
+                sets.retire();
+            }
+        }
+    }
 }
 
 impl HostSets {
+    /// Marks the entry as removed from the live index; its sets if they were resolved.
+    fn retire(&self) -> Option<&Sets> {
+        self.retired.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `resolved`: either this sees the sets resolved, or the
+        // resolver sees the entry retired (or both).
+        fence(Ordering::SeqCst);
+        self.routes.get()
+    }
+
     /// The sets, resolved now if nothing has needed them yet.
     fn resolved(&self, interner: &Interner) -> &Sets {
+        if let Some(sets) = self.routes.get() {
+            return sets;
+        }
+        let sets = self.resolve(interner);
+        fence(Ordering::SeqCst);
+        if self.retired.load(Ordering::SeqCst) {
+            interner.orphaned(sets.values());
+        }
+        sets
+    }
+
+    fn resolve(&self, interner: &Interner) -> &Sets {
         self.routes.get_or_init(|| {
             let mut sets = hashbrown::HashMap::new();
             let host = &self.host;

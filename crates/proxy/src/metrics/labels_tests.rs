@@ -223,3 +223,71 @@ fn an_update_equals_a_fresh_build_and_drops_only_what_went() {
     }));
     assert!(LabelIndex::update(&any, &interner, &new, &updated).is_none());
 }
+
+/// The hosts of every interned label set, sorted and deduplicated.
+fn interned_hosts(interner: &Interner) -> Vec<String> {
+    let mut hosts: Vec<String> = interner
+        .all()
+        .iter()
+        .map(|s| s.values.host.to_string())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+#[test]
+fn sets_resolved_in_an_entry_a_change_removed_are_forgotten_at_the_next_change() {
+    let interner = Interner::default();
+    let old = routes(vec![
+        vhost("a.example", "svc-a"),
+        vhost("b.example", "svc-b"),
+    ]);
+    let first = LabelIndex::build(&old, &interner, None);
+    let new = routes(vec![vhost("a.example", "svc-a")]);
+    let (second, dropped) = LabelIndex::update(&new, &interner, &old, &first).unwrap();
+    interner.forget(&dropped);
+    interner.sweep_strays(&second);
+    // A request counted with the old index, after the change removed b.example.
+    labels(&first, &interner, &old, "b.example");
+    assert_eq!(interned_hosts(&interner), ["b.example"]);
+    labels(&second, &interner, &new, "a.example");
+    interner.sweep_strays(&second);
+    assert_eq!(interned_hosts(&interner), ["a.example"]);
+}
+
+#[test]
+fn sets_a_full_build_left_behind_are_forgotten_when_resolved_late() {
+    let interner = Interner::default();
+    let old = routes(vec![vhost("a.example", "svc-a")]);
+    let first = LabelIndex::build(&old, &interner, None);
+    let mut new = routes(vec![vhost("b.example", "svc-b")]);
+    new.default_route = Some(vhost("default", "fallback").routes.remove(0));
+    let second = LabelIndex::build(&new, &interner, Some((&old, &first)));
+    second.retire_unshared(&first);
+    labels(&first, &interner, &old, "a.example");
+    interner.sweep_strays(&second);
+    assert!(interned_hosts(&interner).is_empty());
+}
+
+#[test]
+fn stray_sets_live_until_a_change_whose_index_does_not_hold_them() {
+    let interner = Interner::default();
+    let table = routes(vec![vhost("a.example", "svc-a")]);
+    let index = LabelIndex::build(&table, &interner, None);
+    let held = labels(&index, &interner, &table, "a.example").clone();
+    // Made by a request the index has no set for (a route of a table not indexed yet).
+    let stray = interner.intern_stray(super::values(
+        &Arc::from("-"),
+        None,
+        Some(&upstream("svc-gone")),
+        None,
+    ));
+    // The same values as a set the index holds: the interned one, not a stray.
+    let same = interner.intern_stray(held.values.clone());
+    assert!(Arc::ptr_eq(&same, &held));
+    assert_eq!(interner.all().len(), 4);
+    interner.sweep_strays(&index);
+    assert!(!interner.all().iter().any(|s| Arc::ptr_eq(s, &stray)));
+    assert!(interner.all().iter().any(|s| Arc::ptr_eq(s, &held)));
+}

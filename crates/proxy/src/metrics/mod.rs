@@ -235,11 +235,13 @@ impl Metrics {
             None => {
                 let previous = indexed.as_ref().map(|old| (&old.routes, &*live));
                 let index = LabelIndex::build(&table.routes, interner, previous);
+                index.retire_unshared(&live);
                 let unknown = self.unknown_labels(&index);
                 interner.retain(&index, &unknown);
                 index
             }
         };
+        interner.sweep_strays(&index);
         self.state.index.store(Arc::new(index));
         let old_table = indexed.replace(table.clone());
         drop(indexed);
@@ -305,7 +307,7 @@ impl Metrics {
                     _ => None,
                 });
                 let values = labels::values(host, origin, record.upstream, canary);
-                state.interner.intern(values)
+                state.interner.intern_stray(values)
             }
         };
         let status = if state.options.status_classes {
