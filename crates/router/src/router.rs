@@ -183,11 +183,16 @@ impl<H: Clone> Router<H> {
             let payload = make(vhost);
             hosts.insert(&vhost.host, HostEntry { routes, payload });
         }
-        Ok(Router {
+        Ok(Self::assembled(hosts, routes))
+    }
+
+    /// The router of `routes` with its hosts indexed.
+    fn assembled(hosts: HostIndex<HostEntry<H>>, routes: &Routes) -> Self {
+        Router {
             hosts,
             sources: routes.virtual_hosts.clone(),
             default_route: routes.default_route.clone().map(Arc::new),
-        })
+        }
     }
 
     fn patch(
@@ -205,11 +210,7 @@ impl<H: Clone> Router<H> {
             let payload = make(vhost);
             hosts.insert(&vhost.host, HostEntry { routes, payload });
         }
-        Ok(Router {
-            hosts,
-            sources: routes.virtual_hosts.clone(),
-            default_route: routes.default_route.clone().map(Arc::new),
-        })
+        Ok(Self::assembled(hosts, routes))
     }
 }
 

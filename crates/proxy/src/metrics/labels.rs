@@ -26,6 +26,7 @@ use sluice_ingress_model::{
     host_changes,
 };
 
+pub use super::host_labels::HostLabels;
 pub use super::interner::Interner;
 use super::requests::RequestSeries;
 
@@ -122,14 +123,6 @@ struct HostSets {
     retired: AtomicBool,
 }
 
-/// The host label of a request host: exact hosts, then wildcard suffixes, else `-`.
-#[derive(Clone, Debug)]
-pub struct HostLabels {
-    exact: hashbrown::HashMap<Arc<str>, Arc<str>>,
-    wildcard: hashbrown::HashMap<Arc<str>, Arc<str>>,
-    unknown: Arc<str>,
-}
-
 /// A full request label set: route labels plus status and method.
 pub struct RequestLabelSet<'a> {
     /// The route part.
@@ -144,64 +137,6 @@ pub struct RequestLabelSet<'a> {
     pub status_classes: bool,
 }
 
-impl Default for HostLabels {
-    fn default() -> Self {
-        Self {
-            exact: hashbrown::HashMap::new(),
-            wildcard: hashbrown::HashMap::new(),
-            unknown: Arc::from(UNKNOWN_HOST),
-        }
-    }
-}
-
-impl HostLabels {
-    /// The label of a normalised request host.
-    pub fn label(&self, host: &str) -> &Arc<str> {
-        if let Some(label) = self.exact.get(host) {
-            return label;
-        }
-        host.split_once('.')
-            .and_then(|(_, suffix)| self.wildcard.get(suffix))
-            .unwrap_or(&self.unknown)
-    }
-
-    /// Adds the label of a host pattern and returns it.
-    fn learn(&mut self, pattern: &HostPattern) -> Arc<str> {
-        match pattern {
-            HostPattern::Exact(host) => {
-                let label: Arc<str> = Arc::from(host.as_str());
-                self.exact.insert(label.clone(), label.clone());
-                label
-            }
-            HostPattern::Wildcard(suffix) => {
-                let label: Arc<str> = Arc::from(format!("*.{suffix}"));
-                self.wildcard
-                    .insert(Arc::from(suffix.as_str()), label.clone());
-                label
-            }
-            HostPattern::Any => self.unknown.clone(),
-        }
-    }
-
-    /// Removes the label of a host pattern.
-    fn forget(&mut self, pattern: &HostPattern) {
-        match pattern {
-            HostPattern::Exact(host) => self.exact.remove(host.as_str()),
-            HostPattern::Wildcard(suffix) => self.wildcard.remove(suffix.as_str()),
-            HostPattern::Any => None,
-        };
-    }
-
-    fn of_pattern(&self, pattern: &HostPattern) -> Arc<str> {
-        match pattern {
-            HostPattern::Exact(host) => self.exact.get(host.as_str()).cloned(),
-            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix.as_str()).cloned(),
-            HostPattern::Any => None,
-        }
-        .unwrap_or_else(|| self.unknown.clone())
-    }
-}
-
 impl LabelIndex {
     /// The index of `routes`, with nothing resolved yet but what the previous index had
     /// resolved. With `previous` (the routes the previous index was built from, and that
@@ -213,19 +148,9 @@ impl LabelIndex {
     ) -> Self {
         let mut hosts = HostLabels::default();
         for vhost in &routes.virtual_hosts {
-            match &vhost.host {
-                HostPattern::Exact(host) => {
-                    let label: Arc<str> = Arc::from(host.as_str());
-                    hosts.exact.insert(label.clone(), label);
-                }
-                HostPattern::Wildcard(suffix) => {
-                    let label = Arc::from(format!("*.{suffix}"));
-                    hosts.wildcard.insert(Arc::from(suffix.as_str()), label);
-                }
-                HostPattern::Any => {}
-            }
+            hosts.learn(&vhost.host);
         }
-        let unknown = hosts.unknown.clone();
+        let unknown = hosts.unknown().clone();
         let default_route = routes.default_route.clone().map(Arc::new);
         let mut index = Self {
             hosts,

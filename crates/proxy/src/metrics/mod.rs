@@ -28,6 +28,7 @@
 pub mod controller;
 mod exposition;
 pub mod histogram;
+mod host_labels;
 mod interner;
 pub mod labels;
 mod process;
