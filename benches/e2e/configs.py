@@ -1,14 +1,16 @@
 """Configuration text for the origin, nginx, HAProxy and sluice in the end-to-end bench.
 
 Every proxy is configured as the same reverse proxy: one worker, HTTP/1.1 keep-alive to the
-origin (upstream connection reuse), no access log, up to 100,000 requests per client and per
-upstream connection, TLS with the same ECDSA P-256 certificate and no session resumption
+origin (upstream connection reuse) with room for 1,024 idle upstream connections (the h2c
+scenario keeps 1,000 requests in flight; HAProxy's pool is unbounded), no access log, up to
+100,000 requests per client and per upstream connection, TLS with the same ECDSA P-256 certificate and no session resumption
 (full handshakes), h2c on a plain port.
 """
 
 import base64
 
 KEEPALIVE_REQUESTS = 100_000
+UPSTREAM_IDLE = 1024
 
 
 def origin_nginx(port, status_port, prefix):
@@ -93,7 +95,7 @@ http {{
     proxy_buffering on;
     upstream origin {{
         server 127.0.0.1:{origin_port};
-        keepalive 64;
+        keepalive {UPSTREAM_IDLE};
         keepalive_requests {KEEPALIVE_REQUESTS};
         keepalive_timeout 300s;
     }}
@@ -192,6 +194,7 @@ data:
   keep-alive-requests: "{KEEPALIVE_REQUESTS}"
   upstream-keepalive-requests: "{KEEPALIVE_REQUESTS}"
   upstream-keepalive-timeout: "300"
+  upstream-keepalive-connections: "{UPSTREAM_IDLE}"
   keep-alive: "300"
   ssl-session-cache: "false"
   ssl-session-tickets: "false"
