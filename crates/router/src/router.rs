@@ -161,7 +161,7 @@ impl<H: Clone> Router<H> {
     }
 
     /// Indexes every virtual host of `routes`, reusing the compiled form of those `previous`
-    /// compiled from the very same virtual host.
+    /// compiled from the same (or an equal) virtual host, as an update does.
     fn compile_all(
         routes: &Routes,
         previous: Option<&Self>,
@@ -174,7 +174,9 @@ impl<H: Clone> Router<H> {
             }
             let compiled = previous
                 .and_then(|p| p.hosts.get(&vhost.host))
-                .filter(|entry| Arc::ptr_eq(&entry.routes.vhost, vhost))
+                .filter(|entry| {
+                    Arc::ptr_eq(&entry.routes.vhost, vhost) || entry.routes.vhost == *vhost
+                })
                 .map(|entry| Arc::clone(&entry.routes));
             let routes = match compiled {
                 Some(routes) => routes,
@@ -435,5 +437,22 @@ mod tests {
             &payload(&remade, "a.example.com")
         ));
         assert_eq!(*payload(&remade, "a.example.com"), "a.example.com");
+        // A full build's equal virtual hosts (new allocations) keep their compiled form too.
+        let rebuilt = Routes {
+            virtual_hosts: new
+                .virtual_hosts
+                .iter()
+                .map(|v| Arc::new(VirtualHost::clone(v)))
+                .collect(),
+            ..Routes::default()
+        };
+        let again = remade
+            .update_payloads(&rebuilt, &HostDiff::new(&new, &rebuilt), true, name)
+            .unwrap();
+        let compiled = |router: &Router<Arc<String>>| {
+            let pattern = HostPattern::Exact("a.example.com".into());
+            Arc::clone(&router.hosts.get(&pattern).unwrap().routes)
+        };
+        assert!(Arc::ptr_eq(&compiled(&remade), &compiled(&again)));
     }
 }
