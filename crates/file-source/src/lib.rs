@@ -56,7 +56,7 @@ pub use decode::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use diagnostic::{Diagnostic, ObjectId};
 pub use error::Error;
 pub use source::{FileSource, Loaded, parse_bytes};
-pub use watch::{MAX_DELAY, QUIET, WatchHandle};
+pub use watch::{MAX_DELAY, QUIET, SETTLED_QUIET, WatchHandle};
 
 /// Reads `paths` once: shorthand for `FileSource::new(paths).load()`.
 pub fn load(paths: &[PathBuf]) -> Loaded {

@@ -9,9 +9,12 @@
 //!
 //! Batching: after the first event the thread waits until no event came for [`QUIET`], and while
 //! a file written to has not been closed, up to [`MAX_DELAY`] after the first event; so a burst
-//! (truncate then write, temp file then rename) is read once, and a single change is read within
-//! about 2–80 ms. Events of reading (open, close without write) are ignored, which keeps the
-//! source's own reads from waking it.
+//! (truncate then write, temp file then rename) is read once. When the last event completed a
+//! write (a file written to was closed, or a file was renamed into place) and no file is open for
+//! writing, [`SETTLED_QUIET`] is enough: the events of one write arrive together, and events
+//! that come while a batch is read form the next batch. So a finished write is read within about
+//! a quarter of a millisecond, anything else within about 2–80 ms. Events of reading (open,
+//! close without write) are ignored, which keeps the source's own reads from waking it.
 //!
 //! Limitation: a root directory that is deleted and created again is watched again only if a
 //! later event in a watched directory leads to a scan.
@@ -22,7 +25,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::error::Error;
@@ -30,6 +33,10 @@ use crate::source::{FileSource, Force, Loaded, lexical_absolute};
 
 /// How long the event stream must be quiet before a batch is read.
 pub const QUIET: Duration = Duration::from_millis(2);
+
+/// How long the event stream must be quiet before a batch whose last event completed a write
+/// (closed after writing, or renamed into place) is read, when no file is open for writing.
+pub const SETTLED_QUIET: Duration = Duration::from_micros(250);
 
 /// The longest a batch waits after its first event.
 pub const MAX_DELAY: Duration = Duration::from_millis(80);
@@ -59,6 +66,9 @@ struct Batch {
     open_writes: HashSet<PathBuf>,
     /// Whether any event may mean a change.
     relevant: bool,
+    /// Whether the last relevant event completed a write: closed after writing, or renamed
+    /// into place.
+    settled: bool,
     /// Whether the watcher lost events or failed: re-read everything.
     rescan: bool,
 }
@@ -117,12 +127,18 @@ impl Batch {
             Err(_) => {
                 self.rescan = true;
                 self.relevant = true;
+                self.settled = false;
                 return;
             }
         };
         if event.need_rescan() {
             self.rescan = true;
         }
+        self.settled = matches!(
+            event.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+        ) || (self.settled && matches!(event.kind, EventKind::Access(_)));
         let paths = event.paths.iter().map(|p| lexical_absolute(p, cwd));
         match event.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
@@ -146,6 +162,16 @@ impl Batch {
             }
         }
         self.relevant = true;
+    }
+}
+
+impl Batch {
+    /// How long the event stream must be quiet before this batch is read.
+    fn quiet(&self) -> Duration {
+        match self.settled && self.open_writes.is_empty() {
+            true => SETTLED_QUIET,
+            false => QUIET,
+        }
     }
 }
 
@@ -221,11 +247,92 @@ fn next_batch(receiver: &Receiver<Message>, cwd: &Path) -> Option<Batch> {
         if left.is_zero() {
             return Some(batch);
         }
-        match receiver.recv_timeout(QUIET.min(left)) {
+        match receiver.recv_timeout(batch.quiet().min(left)) {
             Ok(Message::Event(event)) => batch.add(event, cwd),
             Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
             Err(RecvTimeoutError::Timeout) if batch.open_writes.is_empty() => return Some(batch),
             Err(RecvTimeoutError::Timeout) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, ModifyKind, RenameMode};
+    use notify::{Event, EventKind};
+
+    use super::*;
+
+    fn event(kind: EventKind, path: &str) -> notify::Result<Event> {
+        Ok(Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    fn batch(events: Vec<notify::Result<Event>>) -> Batch {
+        let mut batch = Batch::default();
+        for e in events {
+            batch.add(e, Path::new("/"));
+        }
+        batch
+    }
+
+    const WRITE: EventKind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+    const CLOSE_WRITE: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Write));
+    const OPEN: EventKind = EventKind::Access(AccessKind::Open(AccessMode::Any));
+
+    #[test]
+    fn a_completed_write_is_read_after_the_short_quiet() {
+        let written = batch(vec![
+            event(WRITE, "/d/a.yaml"),
+            event(CLOSE_WRITE, "/d/a.yaml"),
+        ]);
+        assert_eq!(written.quiet(), SETTLED_QUIET);
+        let renamed = batch(vec![
+            event(
+                EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+                "/d/.a.tmp",
+            ),
+            event(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                "/d/a.yaml",
+            ),
+        ]);
+        assert_eq!(renamed.quiet(), SETTLED_QUIET);
+        // The source's own read of the file changes nothing.
+        let read_after = batch(vec![
+            event(CLOSE_WRITE, "/d/a.yaml"),
+            event(OPEN, "/d/a.yaml"),
+        ]);
+        assert_eq!(read_after.quiet(), SETTLED_QUIET);
+    }
+
+    #[test]
+    fn anything_else_waits_the_full_quiet() {
+        let created = batch(vec![event(
+            EventKind::Create(CreateKind::File),
+            "/d/a.yaml",
+        )]);
+        assert_eq!(created.quiet(), QUIET);
+        let writing = batch(vec![event(WRITE, "/d/a.yaml")]);
+        assert_eq!(writing.quiet(), QUIET);
+        // One file closed while another is still open for writing.
+        let other_open = batch(vec![
+            event(WRITE, "/d/b.yaml"),
+            event(WRITE, "/d/a.yaml"),
+            event(CLOSE_WRITE, "/d/a.yaml"),
+        ]);
+        assert_eq!(other_open.quiet(), QUIET);
+        let then_removed = batch(vec![
+            event(CLOSE_WRITE, "/d/a.yaml"),
+            event(
+                EventKind::Remove(notify::event::RemoveKind::File),
+                "/d/b.yaml",
+            ),
+        ]);
+        assert_eq!(then_removed.quiet(), QUIET);
+        let failed = batch(vec![
+            event(CLOSE_WRITE, "/d/a.yaml"),
+            Err(notify::Error::generic("lost events")),
+        ]);
+        assert_eq!(failed.quiet(), QUIET);
     }
 }
