@@ -370,27 +370,35 @@ def run_oha(url, duration, conns, rate):
             "rps": data.get("summary", {}).get("requestsPerSec"), "raw": data}
 
 
-def measure(env, proxy, scenario, duration, script=None, rate=None):
-    """One run of `scenario` against `proxy`: requests, rps, CPU µs per request, p99 (and p50,
-    p99.9 for `rate`, which is (requests per second, connections))."""
+def load(proxy, scenario, duration, script=None, rate=None):
+    """Runs `scenario`'s load generator against `proxy` for `duration` s; its parsed output."""
     p = proxy.ports
+    if scenario == "keepalive":
+        return run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50)
+    if scenario == "newconn":
+        return run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50, ["Connection: close"])
+    if scenario == "h2c":
+        return run_h2load(f"http://127.0.0.1:{p['h2c']}/", duration)
+    if scenario == "tls":
+        return run_wrk(f"https://127.0.0.1:{p['https']}/", duration, 50, ["Connection: close"])
+    if scenario == "hosts10k":
+        return run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50, script=script)
+    if scenario == "rate":
+        return run_oha(f"http://127.0.0.1:{p['http']}/", duration, rate[1], rate[0])
+    raise ValueError(scenario)
+
+
+def measure(env, proxy, scenario, duration, script=None, rate=None, warmup=0):
+    """One run of `scenario` against `proxy`: requests, rps, CPU µs per request, p99 (and p50,
+    p99.9 for `rate`, which is (requests per second, connections)). The same load runs first
+    for `warmup` s, discarded (the benchmark protocol's warm-up: pools filled, caches warm), so
+    the figures, upstream reuse among them, are those of steady load."""
+    if warmup > 0:
+        load(proxy, scenario, warmup, script, rate)
     before_cpu = cpu_seconds(proxy.pid)
     before_origin = env.origin_counters()
     t0 = time.monotonic()
-    if scenario == "keepalive":
-        r = run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50)
-    elif scenario == "newconn":
-        r = run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50, ["Connection: close"])
-    elif scenario == "h2c":
-        r = run_h2load(f"http://127.0.0.1:{p['h2c']}/", duration)
-    elif scenario == "tls":
-        r = run_wrk(f"https://127.0.0.1:{p['https']}/", duration, 50, ["Connection: close"])
-    elif scenario == "hosts10k":
-        r = run_wrk(f"http://127.0.0.1:{p['http']}/", duration, 50, script=script)
-    elif scenario == "rate":
-        r = run_oha(f"http://127.0.0.1:{p['http']}/", duration, rate[1], rate[0])
-    else:
-        raise ValueError(scenario)
+    r = load(proxy, scenario, duration, script, rate)
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(proxy.pid) - before_cpu
     after_origin = env.origin_counters()
@@ -793,10 +801,11 @@ def report_closed_loop(results, add):
         add(f"| {sc}{' (sluice-b)' if me == 'sluice-b' else ''} | " + " | ".join(cells) + " |")
 
 
-def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=()):
+def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=(), warmup=0):
     lines = []
     add = lines.append
-    add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run, proxies on "
+    add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run after {warmup}s "
+        f"of the same load discarded, proxies on "
         f"core {PROXY_CORE}, load generator and origin on core {LOAD_CORE}")
     add(f"loadavg at end: {open('/proc/loadavg').read().strip()}\n")
     if any(results.get((sc, n)) for sc in CLOSED_LOOP for n in PROXIES):
@@ -925,6 +934,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10, help="seconds per run")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="seconds of the same load before each run, discarded (0: none)")
     ap.add_argument("--quick", action="store_true",
                     help="3 s runs, fewer propagation samples, at most 1,000 swaps")
     ap.add_argument("--only", default="", help="comma-separated scenarios (" +
@@ -951,6 +962,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.duration = min(args.duration, 3)
+        args.warmup = min(args.warmup, 1)
         args.prop_samples = min(args.prop_samples, 20)
         args.swaps = min(args.swaps, 1000)
     only = set(filter(None, args.only.split(",")))
@@ -989,7 +1001,8 @@ def main():
                 for name in order:
                     proxy = many[name] if sc == "hosts10k" else plain[name]
                     r = measure(env, proxy, sc, args.duration,
-                                script=script if sc == "hosts10k" else None, rate=rate)
+                                script=script if sc == "hosts10k" else None, rate=rate,
+                                warmup=args.warmup)
                     results.setdefault((sc, name), []).append(r)
                     log(f"round {rnd + 1} {sc:9} {name:7} {r['rps']:9.0f} rps "
                         f"{r['cpu_us_per_req'] or 0:7.2f} µs/req cpu {r['cpu_util'] * 100:4.0f}% "
@@ -1026,7 +1039,8 @@ def main():
                                    args.swap_same_host))
     finally:
         env.close()
-    text = report(results, args.rounds, args.duration, prop, mem, shift, rate, swap_runs)
+    text = report(results, args.rounds, args.duration, prop, mem, shift, rate, swap_runs,
+                  args.warmup)
     print(text)
     if args.json:
         with open(args.json, "w") as f:
