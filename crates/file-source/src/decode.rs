@@ -7,6 +7,8 @@
 //! memory proportional to the file, while an ordinary file of any size up to
 //! [`MAX_FILE_BYTES`] parses. Nesting is limited to [`MAX_DEPTH`] levels.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use serde_json::Value;
@@ -52,26 +54,60 @@ struct Pool {
     scalar_bytes: usize,
 }
 
-/// Stack size of the thread that parses a file: the YAML deserializer recurses per nesting
-/// level with large frames (about 20 KiB per level in a debug build), more than a default 2 MiB
+/// Stack size of the threads that parse files: the YAML deserializer recurses per nesting level
+/// with large frames (about 20 KiB per level in a debug build), more than a default 2 MiB
 /// thread has at [`MAX_DEPTH`].
 const PARSER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
-/// [`read_bytes`] on a thread of its own with a stack deep enough for [`MAX_DEPTH`]; a panic
+thread_local! {
+    /// Whether this thread was started by [`parser_thread`], with a stack deep enough to parse
+    /// on.
+    static PARSER_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A thread builder with a stack deep enough for [`MAX_DEPTH`]; the closure it runs must call
+/// [`mark_parser_stack`] first, so files are then parsed on it directly.
+pub(crate) fn parser_thread(name: &str) -> std::thread::Builder {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .stack_size(PARSER_STACK_BYTES)
+}
+
+/// Records that the current thread was built by [`parser_thread`].
+pub(crate) fn mark_parser_stack() {
+    PARSER_STACK.with(|deep| deep.set(true));
+}
+
+/// Runs `work` on a stack deep enough to parse on: here when this thread is one, else on a
+/// scoped thread built by [`parser_thread`]; `None` (without running it) when no thread can
+/// be started. One thread for a whole scan, instead of one per file.
+pub(crate) fn on_parser_stack<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    if PARSER_STACK.with(Cell::get) {
+        return Some(work());
+    }
+    std::thread::scope(|scope| {
+        let worker = parser_thread("sluice-file-parse")
+            .spawn_scoped(scope, || {
+                mark_parser_stack();
+                work()
+            })
+            .ok()?;
+        match worker.join() {
+            Ok(done) => Some(done),
+            // A panic outside the parser is a bug: raised here as it would have been inline.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// [`read_bytes`] on a stack deep enough for [`MAX_DEPTH`] (see [`on_parser_stack`]); a panic
 /// in a parser becomes an error diagnostic instead of ending the caller.
 pub(crate) fn read_bytes_isolated(file: &Path, bytes: &[u8]) -> FileRead {
-    let outcome = std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("sluice-file-parse".to_owned())
-            .stack_size(PARSER_STACK_BYTES)
-            .spawn_scoped(scope, || read_bytes(file, bytes));
-        match worker {
-            Ok(worker) => worker
-                .join()
-                .map_err(|_| "the YAML parser panicked".to_owned()),
-            Err(error) => Err(format!("cannot start the parser thread: {error}")),
-        }
-    });
+    let outcome = on_parser_stack(|| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| read_bytes(file, bytes)))
+            .map_err(|_| "the YAML parser panicked".to_owned())
+    })
+    .unwrap_or_else(|| Err("cannot start the parser thread".to_owned()));
     outcome.unwrap_or_else(|message| FileRead {
         objects: Vec::new(),
         diagnostics: vec![Diagnostic::file(
@@ -219,6 +255,43 @@ mod tests {
 
     fn read(text: &str) -> FileRead {
         read_bytes(Path::new("test.yaml"), text.as_bytes())
+    }
+
+    #[test]
+    fn a_scan_runs_on_one_parser_thread_and_a_parser_thread_parses_in_place() {
+        let here = std::thread::current().id();
+        let (ran_on, deep) = on_parser_stack(|| {
+            let inner = on_parser_stack(|| std::thread::current().id());
+            (std::thread::current().id(), inner)
+        })
+        .unwrap();
+        assert_ne!(
+            ran_on, here,
+            "a plain thread hands the work to a parser thread"
+        );
+        assert_eq!(
+            deep,
+            Some(ran_on),
+            "a parser thread runs nested work itself"
+        );
+
+        let block: String = (0..1_000)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        let read = parser_thread("test-parser")
+            .spawn(move || {
+                mark_parser_stack();
+                let inner = on_parser_stack(|| std::thread::current().name().map(str::to_owned));
+                assert_eq!(inner.flatten().as_deref(), Some("test-parser"));
+                read_bytes_isolated(Path::new("deep.yaml"), block.as_bytes())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            read.failed,
+            "too deep, reported in place without overflowing the stack"
+        );
     }
 
     #[test]

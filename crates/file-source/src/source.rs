@@ -139,6 +139,17 @@ impl FileSource {
     /// last one. The objects of changed files are patched into the last snapshot when no other
     /// file defines them (see `fold.rs`); otherwise everything is folded again.
     pub(crate) fn refresh_if_changed(&mut self, force: &Force) -> Option<Loaded> {
+        // Parsing needs a deep stack: the whole scan runs on one such thread (this one, when
+        // it is the watch thread), rather than a thread per file read.
+        if let Some(refreshed) = decode::on_parser_stack(|| self.scan(force)) {
+            return refreshed;
+        }
+        // No thread could be started: each file read tries again, and reports it when it fails.
+        self.scan(force)
+    }
+
+    /// [`FileSource::refresh_if_changed`] on the current thread.
+    fn scan(&mut self, force: &Force) -> Option<Loaded> {
         let listing = list(&self.roots);
         let mut listed = HashSet::new();
         let mut order = Vec::new();

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
+use crate::decode;
 use crate::error::Error;
 use crate::source::{FileSource, Force, Loaded, lexical_absolute};
 
@@ -96,9 +97,12 @@ impl FileSource {
             watcher.watch(&target, RecursiveMode::NonRecursive)?;
             watched.insert(target);
         }
-        let thread = std::thread::Builder::new()
-            .name("sluice-file-source".to_owned())
-            .spawn(move || run(self, watcher, watched, receiver, cwd, on_change))
+        // Started with a parser's stack, so each batch's files are parsed right here.
+        let thread = decode::parser_thread("sluice-file-source")
+            .spawn(move || {
+                decode::mark_parser_stack();
+                run(self, watcher, watched, receiver, cwd, on_change)
+            })
             .map_err(|e| Error::Watch(e.to_string()))?;
         Ok(WatchHandle {
             sender,
