@@ -22,7 +22,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::PostParams;
 use serde_json::json;
 use sluice::kube_source::{KubeSource, SourceConfig};
-use sluice::model::{BuildOptions, build};
+use sluice::model::{BuildOptions, Incremental};
 use sluice::proxy::Proxy;
 use sluice_fake_apiserver::FakeApiServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -139,10 +139,12 @@ async fn run(n: usize) {
     let timings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(Duration, Duration)>::new()));
     let record = timings.clone();
     std::thread::spawn(move || {
+        // As `sluice controller` builds: incrementally, only the hosts a change touches.
+        let mut incremental = Incremental::new();
         while let Some(update) = source.next_blocking() {
             if update.changed {
                 let t = Instant::now();
-                let built = build(update.snapshot, &opts);
+                let built = incremental.build(update.snapshot, &opts);
                 let built_in = t.elapsed();
                 let _ = apply_handle.apply(built.table);
                 if let Ok(mut r) = record.lock() {

@@ -390,28 +390,45 @@ def load(proxy, scenario, duration, script=None, rate=None):
 
 def measure(env, proxy, scenario, duration, script=None, rate=None, warmup=0):
     """One run of `scenario` against `proxy`: requests, rps, CPU µs per request, p99 (and p50,
-    p99.9 for `rate`, which is (requests per second, connections)). The same load runs first
-    for `warmup` s, discarded (the benchmark protocol's warm-up: pools filled, caches warm), so
-    the figures, upstream reuse among them, are those of steady load."""
-    if warmup > 0:
+    p99.9 for `rate`, which is (requests per second, connections)).
+
+    With `warmup`, the benchmark protocol's warm-up (pools filled, caches warm): a closed-loop
+    load runs for `warmup` + `duration` s without a break and only its last `duration` s are
+    measured (the proxy's CPU and the origin's counters are read at the boundary; requests are
+    those the origin served in the window), so the figures, upstream reuse among them, are
+    those of steady load. Stopping a load generator cancels its requests in flight (h2load:
+    1,000 streams), and a proxy may drop the upstream connections they held; a separate
+    warm-up run would leave the measured run to open them again. `rate` gets a separate
+    warm-up run instead, since its latency percentiles cover a whole run."""
+    continuous = warmup > 0 and scenario != "rate"
+    if warmup > 0 and not continuous:
         load(proxy, scenario, warmup, script, rate)
+    r = {}
+    total = duration + (warmup if continuous else 0)
+    worker = threading.Thread(target=lambda: r.update(load(proxy, scenario, total, script, rate)))
+    if continuous:
+        worker.start()
+        time.sleep(warmup)
     before_cpu = cpu_seconds(proxy.pid)
     before_origin = env.origin_counters()
     t0 = time.monotonic()
-    r = load(proxy, scenario, duration, script, rate)
+    if not continuous:
+        worker.start()
+    worker.join()
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(proxy.pid) - before_cpu
     after_origin = env.origin_counters()
     accepts = after_origin[0] - before_origin[0] - 1  # minus the stub_status connection
     upstream = after_origin[1] - before_origin[1] - 1
-    reqs = r["requests"]
+    reqs = max(upstream, 0) if continuous else r.get("requests", 0)
     return {
         "requests": reqs,
-        "errors": r["errors"],
-        "rps": r.get("rps") or (reqs / elapsed if elapsed else 0),
+        "errors": r.get("errors", 1),
+        "rps": (reqs / elapsed if elapsed else 0) if continuous
+        else r.get("rps") or (reqs / elapsed if elapsed else 0),
         "cpu_us_per_req": cpu * 1e6 / reqs if reqs else None,
         "cpu_util": cpu / elapsed if elapsed else 0,
-        "p99_us": r["p99_us"],
+        "p99_us": r.get("p99_us"),
         "p50_us": r.get("p50_us"),
         "p999_us": r.get("p999_us"),
         "upstream_reuse": (1 - accepts / upstream) if upstream > 0 else None,
