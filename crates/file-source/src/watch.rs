@@ -10,8 +10,8 @@
 //! Batching: after the first event the thread waits until no event came for [`QUIET`], and while
 //! a file written to has not been closed, up to [`MAX_DELAY`] after the first event; so a burst
 //! (truncate then write, temp file then rename) is read once. When the last event completed a
-//! write (a file written to was closed, or a file was renamed into place) and no file is open for
-//! writing, [`SETTLED_QUIET`] is enough: the events of one write arrive together, and events
+//! change (a file written to was closed, a file was renamed into place, or one was removed) and no
+//! file is open for writing, [`SETTLED_QUIET`] is enough: the events of one write arrive together, and events
 //! that come while a batch is read form the next batch. So a finished write is read within about
 //! a quarter of a millisecond, anything else within about 2–80 ms. Events of reading (open,
 //! close without write) are ignored, which keeps the source's own reads from waking it.
@@ -35,8 +35,9 @@ use crate::source::{FileSource, Force, Loaded, lexical_absolute};
 /// How long the event stream must be quiet before a batch is read.
 pub const QUIET: Duration = Duration::from_millis(2);
 
-/// How long the event stream must be quiet before a batch whose last event completed a write
-/// (closed after writing, or renamed into place) is read, when no file is open for writing.
+/// How long the event stream must be quiet before a batch whose last event completed a change
+/// (closed after writing, renamed into place, or removed) is read, when no file is open for
+/// writing.
 pub const SETTLED_QUIET: Duration = Duration::from_micros(250);
 
 /// The longest a batch waits after its first event.
@@ -142,6 +143,7 @@ impl Batch {
             event.kind,
             EventKind::Access(AccessKind::Close(AccessMode::Write))
                 | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+                | EventKind::Remove(_)
         ) || (self.settled && matches!(event.kind, EventKind::Access(_)));
         let paths = event.paths.iter().map(|p| lexical_absolute(p, cwd));
         match event.kind {
@@ -284,7 +286,7 @@ mod tests {
     const OPEN: EventKind = EventKind::Access(AccessKind::Open(AccessMode::Any));
 
     #[test]
-    fn a_completed_write_is_read_after_the_short_quiet() {
+    fn a_completed_write_or_removal_is_read_after_the_short_quiet() {
         let written = batch(vec![
             event(WRITE, "/d/a.yaml"),
             event(CLOSE_WRITE, "/d/a.yaml"),
@@ -307,6 +309,21 @@ mod tests {
             event(OPEN, "/d/a.yaml"),
         ]);
         assert_eq!(read_after.quiet(), SETTLED_QUIET);
+        // An unlink is complete at once.
+        let removed = batch(vec![event(
+            EventKind::Remove(notify::event::RemoveKind::File),
+            "/d/a.yaml",
+        )]);
+        assert_eq!(removed.quiet(), SETTLED_QUIET);
+        // Removed while another file is still open for writing.
+        let other_open = batch(vec![
+            event(WRITE, "/d/b.yaml"),
+            event(
+                EventKind::Remove(notify::event::RemoveKind::File),
+                "/d/a.yaml",
+            ),
+        ]);
+        assert_eq!(other_open.quiet(), QUIET);
     }
 
     #[test]
@@ -325,14 +342,11 @@ mod tests {
             event(CLOSE_WRITE, "/d/a.yaml"),
         ]);
         assert_eq!(other_open.quiet(), QUIET);
-        let then_removed = batch(vec![
+        let then_created = batch(vec![
             event(CLOSE_WRITE, "/d/a.yaml"),
-            event(
-                EventKind::Remove(notify::event::RemoveKind::File),
-                "/d/b.yaml",
-            ),
+            event(EventKind::Create(CreateKind::File), "/d/b.yaml"),
         ]);
-        assert_eq!(then_removed.quiet(), QUIET);
+        assert_eq!(then_created.quiet(), QUIET);
         let failed = batch(vec![
             event(CLOSE_WRITE, "/d/a.yaml"),
             Err(notify::Error::generic("lost events")),
