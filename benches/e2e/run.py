@@ -159,17 +159,24 @@ def family_pids(pid):
     return pids
 
 
-def cpu_seconds(pid):
-    """utime + stime of `pid` and its children, all threads, in seconds."""
-    total = 0
+def cpu_split(pid):
+    """(utime, stime) of `pid` and its children, all threads, in seconds: CPU in user space and
+    in the kernel (system calls, and the loopback packets they deliver)."""
+    user = system = 0
     for p in family_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            user += int(fields[11])  # utime (field 14)
+            system += int(fields[12])  # stime (field 15)
         except OSError:
             pass
-    return total / CLK_TCK
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(pid):
+    """utime + stime of `pid` and its children, all threads, in seconds."""
+    return sum(cpu_split(pid))
 
 
 def rss_kib(pid):
@@ -409,14 +416,16 @@ def measure(env, proxy, scenario, duration, script=None, rate=None, warmup=0):
     if continuous:
         worker.start()
         time.sleep(warmup)
-    before_cpu = cpu_seconds(proxy.pid)
+    before_cpu = cpu_split(proxy.pid)
     before_origin = env.origin_counters()
     t0 = time.monotonic()
     if not continuous:
         worker.start()
     worker.join()
     elapsed = time.monotonic() - t0
-    cpu = cpu_seconds(proxy.pid) - before_cpu
+    after_cpu = cpu_split(proxy.pid)
+    system = after_cpu[1] - before_cpu[1]
+    cpu = sum(after_cpu) - sum(before_cpu)
     after_origin = env.origin_counters()
     accepts = after_origin[0] - before_origin[0] - 1  # minus the stub_status connection
     upstream = after_origin[1] - before_origin[1] - 1
@@ -427,6 +436,7 @@ def measure(env, proxy, scenario, duration, script=None, rate=None, warmup=0):
         "rps": (reqs / elapsed if elapsed else 0) if continuous
         else r.get("rps") or (reqs / elapsed if elapsed else 0),
         "cpu_us_per_req": cpu * 1e6 / reqs if reqs else None,
+        "sys_us_per_req": system * 1e6 / reqs if reqs else None,
         "cpu_util": cpu / elapsed if elapsed else 0,
         "p99_us": r.get("p99_us"),
         "p50_us": r.get("p50_us"),
@@ -787,9 +797,9 @@ def fmt_range(values, digits=1):
 
 def report_closed_loop(results, add):
     """The closed-loop scenarios: throughput, CPU per request, wrk's p99, and the ratios."""
-    add("| scenario | proxy | rps median [range] | CPU µs/req median [range] | p99 µs (wrk) "
-        "| upstream reuse | errors |")
-    add("|---|---|---|---|---|---|---|")
+    add("| scenario | proxy | rps median [range] | CPU µs/req median [range] "
+        "| of which kernel | p99 µs (wrk) | upstream reuse | errors |")
+    add("|---|---|---|---|---|---|---|---|")
     for sc in CLOSED_LOOP:
         for name in PROXIES + ["direct"]:
             runs = results.get((sc, name))
@@ -798,6 +808,7 @@ def report_closed_loop(results, add):
             reuse = [r["upstream_reuse"] for r in runs if r["upstream_reuse"] is not None]
             add(f"| {sc} | {name} | {fmt_range([r['rps'] for r in runs], 0)} | "
                 f"{fmt_range([r['cpu_us_per_req'] for r in runs], 2)} | "
+                f"{fmt_range([r.get('sys_us_per_req') for r in runs], 2)} | "
                 f"{fmt_range([r['p99_us'] for r in runs], 0)} | "
                 f"{(f'{min(reuse) * 100:.3f}% (min)') if reuse else '-'} | "
                 f"{sum(r['errors'] for r in runs)} |")
@@ -1027,7 +1038,8 @@ def main():
                                 warmup=args.warmup)
                     results.setdefault((sc, name), []).append(r)
                     log(f"round {rnd + 1} {sc:9} {name:7} {r['rps']:9.0f} rps "
-                        f"{r['cpu_us_per_req'] or 0:7.2f} µs/req cpu {r['cpu_util'] * 100:4.0f}% "
+                        f"{r['cpu_us_per_req'] or 0:7.2f} µs/req cpu "
+                        f"(kernel {r.get('sys_us_per_req') or 0:5.2f}) {r['cpu_util'] * 100:4.0f}% "
                         f"p99 {r['p99_us'] or 0:8.0f} µs errors {r['errors']}"
                         + (f" p50 {r['p50_us'] or 0:.0f} µs p99.9 {r['p999_us'] or 0:.0f} µs"
                            if sc == "rate" else ""))

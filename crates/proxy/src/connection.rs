@@ -63,11 +63,20 @@ pub(crate) async fn read_proxy_header(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "PROXY header timed out"))?
 }
 
+/// The size of a connection's first read from the socket when its reader asks for less.
+const READ_AHEAD: usize = 4096;
+
 /// A stream that first yields bytes already read from it.
+///
+/// Its first read from the socket is at least [`READ_AHEAD`] bytes: hyper-util's protocol
+/// detection asks for the 24 bytes of the HTTP/2 preface first, and the rest of a request head
+/// would otherwise take a second read (a second system call on every new connection).
 #[derive(Debug)]
 pub(crate) struct Prefixed<S> {
     prefix: Vec<u8>,
     at: usize,
+    /// Whether no read has reached `inner` yet.
+    first_read: bool,
     inner: S,
 }
 
@@ -77,8 +86,25 @@ impl<S> Prefixed<S> {
         Self {
             prefix,
             at: 0,
+            first_read: true,
             inner,
         }
+    }
+
+    /// Moves up to `buf.remaining()` bytes of the prefix into `buf`; whether there were any.
+    fn take_prefix(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let Some(rest) = self.prefix.get(self.at..).filter(|rest| !rest.is_empty()) else {
+            return false;
+        };
+        let n = rest.len().min(buf.remaining());
+        buf.put_slice(rest.get(..n).unwrap_or_default());
+        self.at += n;
+        if self.at == self.prefix.len() {
+            // Served: the memory goes back at once rather than with the connection.
+            self.prefix = Vec::new();
+            self.at = 0;
+        }
+        true
     }
 }
 
@@ -89,15 +115,31 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(rest) = this.prefix.get(this.at..)
-            && !rest.is_empty()
-        {
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(rest.get(..n).unwrap_or_default());
-            this.at += n;
+        if this.take_prefix(buf) {
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        if !this.first_read || buf.remaining() >= READ_AHEAD {
+            this.first_read = false;
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        // The first read, and a small one: read ahead into the (empty) prefix.
+        this.prefix.resize(READ_AHEAD, 0);
+        let mut ahead = ReadBuf::new(&mut this.prefix);
+        let polled = Pin::new(&mut this.inner).poll_read(cx, &mut ahead);
+        let filled = ahead.filled().len();
+        this.prefix.truncate(filled);
+        match polled {
+            Poll::Ready(Ok(())) => {
+                this.first_read = false;
+                // Nothing read is the end of the stream, passed on as such.
+                this.take_prefix(buf);
+                Poll::Ready(Ok(()))
+            }
+            other => {
+                this.prefix.clear();
+                other
+            }
+        }
     }
 }
 
@@ -232,5 +274,103 @@ impl Drop for InFlight {
             .saturating_add(u64::from(!since.subsec_nanos().is_multiple_of(1_000_000)));
         state.last_active_ms.fetch_max(ms, Ordering::SeqCst);
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream over fixed bytes that counts the reads that reach it.
+    struct Counted {
+        data: Vec<u8>,
+        at: usize,
+        reads: usize,
+    }
+
+    impl Counted {
+        fn new(data: &[u8]) -> Self {
+            Self {
+                data: data.to_vec(),
+                at: 0,
+                reads: 0,
+            }
+        }
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = self.get_mut();
+            this.reads += 1;
+            let rest = &this.data[this.at..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    const HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n";
+
+    async fn read(stream: &mut Prefixed<Counted>, size: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; size];
+        let n = stream.read(&mut buf).await.unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[tokio::test]
+    async fn a_small_first_read_reads_the_whole_head_in_one_read() {
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
+        // hyper-util's version detection: the 24 bytes of the HTTP/2 preface.
+        let first = read(&mut stream, 24).await;
+        let rest = read(&mut stream, 8192).await;
+        assert_eq!([first, rest].concat(), HEAD);
+        assert_eq!(stream.inner.reads, 1);
+        assert!(
+            read(&mut stream, 8192).await.is_empty(),
+            "then the end of the stream"
+        );
+        assert_eq!(stream.inner.reads, 2);
+    }
+
+    #[tokio::test]
+    async fn only_the_first_read_reads_ahead() {
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
+        assert_eq!(read(&mut stream, READ_AHEAD).await, HEAD);
+        assert_eq!(stream.inner.reads, 1);
+
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
+        let _ = read(&mut stream, 24).await;
+        let _ = read(&mut stream, 8192).await;
+        // The read ahead is served; later small reads go to the socket as they are.
+        stream.inner.data.extend_from_slice(HEAD);
+        assert_eq!(read(&mut stream, 10).await, HEAD[..10]);
+        assert_eq!(stream.inner.reads, 2);
+        assert_eq!(read(&mut stream, 10).await, HEAD[10..20]);
+        assert_eq!(stream.inner.reads, 3);
+    }
+
+    #[tokio::test]
+    async fn a_given_prefix_comes_first_then_the_read_ahead() {
+        // What a PROXY protocol header was read with.
+        let mut stream = Prefixed::new(b"GET / HT".to_vec(), Counted::new(&HEAD[8..]));
+        assert_eq!(read(&mut stream, 24).await, b"GET / HT");
+        assert_eq!(stream.inner.reads, 0);
+        let second = read(&mut stream, 24).await;
+        let rest = read(&mut stream, 8192).await;
+        assert_eq!([second, rest].concat(), HEAD[8..]);
+        assert_eq!(stream.inner.reads, 1);
+    }
+
+    #[tokio::test]
+    async fn an_empty_stream_ends_at_once() {
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(b""));
+        assert!(read(&mut stream, 24).await.is_empty());
+        assert_eq!(stream.inner.reads, 1);
     }
 }

@@ -1,5 +1,5 @@
-//! Accept loops for the HTTP and HTTPS listeners. Each accepted socket gets `TCP_NODELAY` and
-//! its own task, which reads the PROXY protocol header (`use-proxy-protocol`), performs the TLS
+//! Accept loops for the HTTP and HTTPS listeners. Each accepted socket has `TCP_NODELAY` (from
+//! the listener where the system passes it on, else set) and its own task, which reads the PROXY protocol header (`use-proxy-protocol`), performs the TLS
 //! handshake with the configuration of the host named by SNI (refusing unknown names with
 //! `ssl-reject-handshake`), and serves HTTP/1.1 and HTTP/2 with hyper-util's auto builder (h2c
 //! with prior knowledge on the plain port, ALPN-negotiated h2 on TLS) configured from the live
@@ -133,6 +133,9 @@ pub(crate) async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let port = listener.tcp.local_addr().map_or(0, |a| a.port());
+    // Whether accepted sockets come with the listener's `TCP_NODELAY` (Linux), found at the
+    // first accept; then no system call per connection sets it again.
+    let mut inherits_nodelay = None;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -141,7 +144,9 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((stream, client)) => {
-                if let Err(error) = stream.set_nodelay(true) {
+                let inherited =
+                    *inherits_nodelay.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+                if !inherited && let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
                 let connection = Connection {

@@ -98,8 +98,38 @@ impl Proxy {
     }
 }
 
+/// Pending connections a listener queues (what `TcpListener::bind` would use).
+const BACKLOG: u32 = 1024;
+
+/// A listening socket with `SO_REUSEADDR` and `TCP_NODELAY`, which Linux passes on to the
+/// sockets it accepts (the accept loop sets it on each one where it is not).
 async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| ProxyError::Bind { addr, source })
+    let listen = || {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        socket.listen(BACKLOG)
+    };
+    listen().map_err(|source| ProxyError::Bind { addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_inherit_the_listeners_nodelay() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        // The accept loop sets it where the system does not pass it on; Linux does.
+        if cfg!(target_os = "linux") {
+            assert!(accepted.nodelay().unwrap());
+        }
+    }
 }
