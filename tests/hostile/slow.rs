@@ -1,7 +1,8 @@
-//! Slow clients: a head dribbled one header line at a time is cut off by
-//! `client-header-timeout` (a total for the head, so dribbling does not extend it; the
-//! connection is closed without an answer, as nginx does), and a body that stops arriving gets
-//! 408 after `client-body-timeout` (an idle time between reads). Neither reaches the backend.
+//! Slow clients: a connection that sends nothing, and a head dribbled one header line at a
+//! time, are cut off by `client-header-timeout` (a total for the head, so dribbling does not
+//! extend it; the connection is closed without an answer, as nginx does), and a body that stops
+//! arriving gets 408 after `client-body-timeout` (an idle time between reads). None reaches the
+//! backend.
 
 use std::time::Duration;
 
@@ -63,6 +64,23 @@ async fn dribbled_headers_are_cut_off_by_client_header_timeout() {
         String::from_utf8_lossy(&answer)
     );
     assert!(recorder.seen().is_empty(), "{:?}", recorder.targets());
+    still_serving(&gw, &recorder).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_client_header_timeout() {
+    let (recorder, gw) = catch_all(CONFIG).await;
+    let mut stream = TcpStream::connect(gw.http).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(PATIENCE, async {
+        use tokio::io::AsyncReadExt;
+        stream.read(&mut buf).await
+    })
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the silent connection was not closed within {PATIENCE:?}: {read:?}"
+    );
     still_serving(&gw, &recorder).await;
 }
 

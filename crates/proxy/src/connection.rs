@@ -63,20 +63,18 @@ pub(crate) async fn read_proxy_header(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "PROXY header timed out"))?
 }
 
-/// The size of a connection's first read from the socket when its reader asks for less.
+/// How much a read ahead of the connection's reader asks the socket for.
 const READ_AHEAD: usize = 4096;
 
+/// The HTTP/2 connection preface (RFC 9113, section 3.4): what a client with prior knowledge
+/// sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// A stream that first yields bytes already read from it.
-///
-/// Its first read from the socket is at least [`READ_AHEAD`] bytes: hyper-util's protocol
-/// detection asks for the 24 bytes of the HTTP/2 preface first, and the rest of a request head
-/// would otherwise take a second read (a second system call on every new connection).
 #[derive(Debug)]
 pub(crate) struct Prefixed<S> {
     prefix: Vec<u8>,
     at: usize,
-    /// Whether no read has reached `inner` yet.
-    first_read: bool,
     inner: S,
 }
 
@@ -86,25 +84,36 @@ impl<S> Prefixed<S> {
         Self {
             prefix,
             at: 0,
-            first_read: true,
             inner,
         }
     }
+}
 
-    /// Moves up to `buf.remaining()` bytes of the prefix into `buf`; whether there were any.
-    fn take_prefix(&mut self, buf: &mut ReadBuf<'_>) -> bool {
-        let Some(rest) = self.prefix.get(self.at..).filter(|rest| !rest.is_empty()) else {
-            return false;
-        };
-        let n = rest.len().min(buf.remaining());
-        buf.put_slice(rest.get(..n).unwrap_or_default());
-        self.at += n;
-        if self.at == self.prefix.len() {
-            // Served: the memory goes back at once rather than with the connection.
-            self.prefix = Vec::new();
+impl<S: AsyncRead + Unpin> Prefixed<S> {
+    /// Reads until the first bytes tell HTTP/2's connection preface from anything else, and
+    /// says whether they are the preface; what was read is yielded first, as any prefix. The
+    /// end of the stream before that is "not the preface" (the HTTP/1.1 side then sees the end).
+    ///
+    /// One read of up to [`READ_AHEAD`] bytes usually decides and holds the whole request
+    /// head, so the HTTP server's first read gets it all (hyper-util's protocol detection reads
+    /// the preface's 24 bytes alone, and the head then took a second read).
+    pub async fn starts_with_h2_preface(&mut self) -> io::Result<bool> {
+        loop {
+            let seen = self.prefix.get(self.at..).unwrap_or_default();
+            let n = seen.len().min(H2_PREFACE.len());
+            if seen.get(..n) != H2_PREFACE.get(..n) {
+                return Ok(false);
+            }
+            if n == H2_PREFACE.len() {
+                return Ok(true);
+            }
+            self.prefix.drain(..self.at);
             self.at = 0;
+            self.prefix.reserve(READ_AHEAD);
+            if self.inner.read_buf(&mut self.prefix).await? == 0 {
+                return Ok(false);
+            }
         }
-        true
     }
 }
 
@@ -115,31 +124,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.take_prefix(buf) {
+        if let Some(rest) = this.prefix.get(this.at..)
+            && !rest.is_empty()
+        {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.at += n;
+            if this.at == this.prefix.len() {
+                // Served: the memory goes back now rather than with the connection.
+                this.prefix = Vec::new();
+                this.at = 0;
+            }
             return Poll::Ready(Ok(()));
         }
-        if !this.first_read || buf.remaining() >= READ_AHEAD {
-            this.first_read = false;
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        // The first read, and a small one: read ahead into the (empty) prefix.
-        this.prefix.resize(READ_AHEAD, 0);
-        let mut ahead = ReadBuf::new(&mut this.prefix);
-        let polled = Pin::new(&mut this.inner).poll_read(cx, &mut ahead);
-        let filled = ahead.filled().len();
-        this.prefix.truncate(filled);
-        match polled {
-            Poll::Ready(Ok(())) => {
-                this.first_read = false;
-                // Nothing read is the end of the stream, passed on as such.
-                this.take_prefix(buf);
-                Poll::Ready(Ok(()))
-            }
-            other => {
-                this.prefix.clear();
-                other
-            }
-        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -286,6 +284,8 @@ mod tests {
         data: Vec<u8>,
         at: usize,
         reads: usize,
+        /// The most one read returns.
+        per_read: usize,
     }
 
     impl Counted {
@@ -294,6 +294,7 @@ mod tests {
                 data: data.to_vec(),
                 at: 0,
                 reads: 0,
+                per_read: usize::MAX,
             }
         }
     }
@@ -307,7 +308,7 @@ mod tests {
             let this = self.get_mut();
             this.reads += 1;
             let rest = &this.data[this.at..];
-            let n = rest.len().min(buf.remaining());
+            let n = rest.len().min(buf.remaining()).min(this.per_read);
             buf.put_slice(&rest[..n]);
             this.at += n;
             Poll::Ready(Ok(()))
@@ -324,53 +325,64 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_small_first_read_reads_the_whole_head_in_one_read() {
+    async fn an_http1_head_is_told_from_the_preface_in_one_read_and_then_read_whole() {
         let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
-        // hyper-util's version detection: the 24 bytes of the HTTP/2 preface.
-        let first = read(&mut stream, 24).await;
-        let rest = read(&mut stream, 8192).await;
-        assert_eq!([first, rest].concat(), HEAD);
+        assert!(!stream.starts_with_h2_preface().await.unwrap());
         assert_eq!(stream.inner.reads, 1);
-        assert!(
-            read(&mut stream, 8192).await.is_empty(),
-            "then the end of the stream"
-        );
+        // The HTTP server's first read gets the whole head, from memory.
+        assert_eq!(read(&mut stream, 8192).await, HEAD);
+        assert_eq!(stream.inner.reads, 1);
+        assert!(read(&mut stream, 8192).await.is_empty());
         assert_eq!(stream.inner.reads, 2);
     }
 
     #[tokio::test]
-    async fn only_the_first_read_reads_ahead() {
-        let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
-        assert_eq!(read(&mut stream, READ_AHEAD).await, HEAD);
-        assert_eq!(stream.inner.reads, 1);
-
-        let mut stream = Prefixed::new(Vec::new(), Counted::new(HEAD));
-        let _ = read(&mut stream, 24).await;
-        let _ = read(&mut stream, 8192).await;
-        // The read ahead is served; later small reads go to the socket as they are.
-        stream.inner.data.extend_from_slice(HEAD);
-        assert_eq!(read(&mut stream, 10).await, HEAD[..10]);
-        assert_eq!(stream.inner.reads, 2);
-        assert_eq!(read(&mut stream, 10).await, HEAD[10..20]);
-        assert_eq!(stream.inner.reads, 3);
+    async fn the_preface_is_found_and_kept_for_the_http2_server() {
+        let sent = [H2_PREFACE, b"\0\0\0\x04\0\0\0\0\0"].concat();
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(&sent));
+        assert!(stream.starts_with_h2_preface().await.unwrap());
+        assert_eq!(read(&mut stream, 8192).await, sent);
     }
 
     #[tokio::test]
-    async fn a_given_prefix_comes_first_then_the_read_ahead() {
+    async fn a_preface_in_pieces_is_read_until_it_is_whole_or_differs() {
+        // One byte per read: a client that sends the preface slowly.
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(H2_PREFACE));
+        stream.inner.per_read = 1;
+        assert!(stream.starts_with_h2_preface().await.unwrap());
+        assert_eq!(stream.inner.reads, H2_PREFACE.len());
+        assert_eq!(read(&mut stream, 8192).await, H2_PREFACE);
+
+        // `PRI` then something else: HTTP/1.1 (hyper answers an unknown method).
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(b"PRI / HTTP/1.1\r\n\r\n"));
+        stream.inner.per_read = 1;
+        assert!(!stream.starts_with_h2_preface().await.unwrap());
+        assert_eq!(stream.inner.reads, 5);
+        assert_eq!(read(&mut stream, 8192).await, b"PRI /");
+    }
+
+    #[tokio::test]
+    async fn a_given_prefix_counts_toward_the_decision() {
         // What a PROXY protocol header was read with.
         let mut stream = Prefixed::new(b"GET / HT".to_vec(), Counted::new(&HEAD[8..]));
-        assert_eq!(read(&mut stream, 24).await, b"GET / HT");
+        assert!(!stream.starts_with_h2_preface().await.unwrap());
         assert_eq!(stream.inner.reads, 0);
-        let second = read(&mut stream, 24).await;
-        let rest = read(&mut stream, 8192).await;
-        assert_eq!([second, rest].concat(), HEAD[8..]);
+        assert_eq!(read(&mut stream, 8192).await, b"GET / HT");
+        assert_eq!(read(&mut stream, 8192).await, HEAD[8..]);
+
+        let mut stream = Prefixed::new(H2_PREFACE[..10].to_vec(), Counted::new(&H2_PREFACE[10..]));
+        assert!(stream.starts_with_h2_preface().await.unwrap());
         assert_eq!(stream.inner.reads, 1);
+        assert_eq!(read(&mut stream, 8192).await, H2_PREFACE);
     }
 
     #[tokio::test]
-    async fn an_empty_stream_ends_at_once() {
+    async fn a_stream_that_ends_first_is_not_the_preface() {
         let mut stream = Prefixed::new(Vec::new(), Counted::new(b""));
-        assert!(read(&mut stream, 24).await.is_empty());
-        assert_eq!(stream.inner.reads, 1);
+        assert!(!stream.starts_with_h2_preface().await.unwrap());
+        assert!(read(&mut stream, 8192).await.is_empty());
+        let mut stream = Prefixed::new(Vec::new(), Counted::new(&H2_PREFACE[..5]));
+        assert!(!stream.starts_with_h2_preface().await.unwrap());
+        assert_eq!(read(&mut stream, 8192).await, H2_PREFACE[..5]);
     }
 }

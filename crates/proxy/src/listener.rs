@@ -1,20 +1,24 @@
 //! Accept loops for the HTTP and HTTPS listeners. Each accepted socket has `TCP_NODELAY` (from
-//! the listener where the system passes it on, else set) and its own task, which reads the PROXY protocol header (`use-proxy-protocol`), performs the TLS
-//! handshake with the configuration of the host named by SNI (refusing unknown names with
-//! `ssl-reject-handshake`), and serves HTTP/1.1 and HTTP/2 with hyper-util's auto builder (h2c
-//! with prior knowledge on the plain port, ALPN-negotiated h2 on TLS) configured from the live
-//! table's client settings (`keep-alive`, `keep-alive-requests`, `client-header-timeout`,
-//! `large-client-header-buffers`, `http2-max-concurrent-streams`).
+//! the listener where the system passes it on, else set) and its own task, which reads the
+//! PROXY protocol header (`use-proxy-protocol`), performs the TLS handshake with the
+//! configuration of the host named by SNI (refusing unknown names with `ssl-reject-handshake`),
+//! and serves HTTP/2 to a connection that starts with the HTTP/2 preface (h2c with prior
+//! knowledge on the plain port, ALPN-negotiated h2 on TLS) and HTTP/1.1 to any other, with
+//! hyper's connection builders configured from the live table's client settings (`keep-alive`,
+//! `keep-alive-requests`, `client-header-timeout`, `large-client-header-buffers`,
+//! `http2-max-concurrent-streams`).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use sluice_ingress_model::policy::ClientSettings;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -96,26 +100,33 @@ impl Drain {
     }
 }
 
-/// The connection builder for a table's client settings.
-fn connection_builder(client: &ClientSettings) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The largest head hyper buffers: `large-client-header-buffers` count × size (nginx may use
-    // that many buffers for a request head); hyper answers 431 beyond it.
+/// The largest head hyper buffers: `large-client-header-buffers` count × size (nginx may use
+/// that many buffers for a request head); hyper answers 431 beyond it.
+fn max_head_bytes(client: &ClientSettings) -> usize {
     let head = client
         .large_header_buffer_bytes
         .saturating_mul(u64::from(client.large_header_buffers.max(1)));
-    let head = usize::try_from(head).unwrap_or(usize::MAX).max(8192);
+    usize::try_from(head).unwrap_or(usize::MAX).max(8192)
+}
+
+/// The HTTP/1.1 connection builder for a table's client settings.
+fn http1_builder(client: &ClientSettings) -> http1::Builder {
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .keep_alive(client.keepalive_timeout_ms > 0)
-        .max_buf_size(head)
+        .max_buf_size(max_head_bytes(client))
         .header_read_timeout(Duration::from_millis(client.header_timeout_ms.max(1)));
     builder
-        .http2()
+}
+
+/// The HTTP/2 connection builder for a table's client settings.
+fn http2_builder(client: &ClientSettings) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(client.http2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(max_head_bytes(client)).unwrap_or(u32::MAX))
         // Rapid reset (CVE-2023-44487): a client that keeps resetting streams before they are
         // served, or that makes the server reset them, gets a GOAWAY. Explicit, so a changed
         // dependency default cannot loosen them.
@@ -202,17 +213,7 @@ async fn serve_connection(
     };
     let state = Arc::new(ConnState::new(&client));
     match connection.scheme {
-        Scheme::Http => {
-            serve(
-                TokioIo::new(stream),
-                connection,
-                info,
-                state,
-                pipeline,
-                watch,
-            )
-            .await
-        }
+        Scheme::Http => serve(stream, connection, info, state, pipeline, watch).await,
         Scheme::Https => {
             // Boxed: the handshake and the TLS connection's state would otherwise make every
             // plain connection's task several kilobytes larger.
@@ -264,25 +265,45 @@ async fn serve_tls(
         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
         .unwrap_or_default();
     info.tls = Some(Arc::new(TlsSession::new(chain)));
-    serve(TokioIo::new(tls), connection, info, state, pipeline, watch).await;
+    let stream = Prefixed::new(Vec::new(), tls);
+    serve(stream, connection, info, state, pipeline, watch).await;
 }
 
-/// Serves one connection until it closes: graceful shutdown on drain, after
-/// `keep-alive-requests` requests, or when idle for `keep-alive`.
-async fn serve<I>(
-    io: I,
+/// Serves one connection until it closes: HTTP/2 when it starts with the HTTP/2 preface (h2c
+/// with prior knowledge, or h2 after ALPN), else HTTP/1.1; graceful shutdown on drain, after
+/// `keep-alive-requests` requests, or when idle for `keep-alive`. A connection that sends
+/// nothing is closed after `client-header-timeout`, as nginx closes it.
+async fn serve<S>(
+    mut stream: Prefixed<S>,
     connection: Connection,
     info: ConnInfo,
     state: Arc<ConnState>,
     pipeline: Arc<Pipeline>,
     mut watch: DrainWatch,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let client = pipeline.generation().settings().client.clone();
-    let builder = connection_builder(&client);
+    let first_bytes = Duration::from_millis(client.header_timeout_ms.max(1));
+    let h2 = tokio::select! {
+        biased;
+        _ = watch.stop.wait_for(|stop| *stop) => return,
+        detected = tokio::time::timeout(first_bytes, stream.starts_with_h2_preface()) => {
+            match detected {
+                Ok(Ok(h2)) => h2,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, client = %connection.client, "connection failed before a request");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %connection.client, "no request within client-header-timeout");
+                    return;
+                }
+            }
+        }
+    };
     let io = Held {
-        io,
+        io: TokioIo::new(stream),
         _alive: watch._alive.clone(),
     };
     let service_state = state.clone();
@@ -294,7 +315,31 @@ async fn serve<I>(
         // spawns it as a task), and a request's state is several kilobytes.
         Box::pin(pipeline.handle(connection, info, guard, request))
     });
-    let conn = builder.serve_connection_with_upgrades(io, service);
+    let result = if h2 {
+        let conn = http2_builder(&client).serve_connection(io, service);
+        drive(conn, |conn| conn.graceful_shutdown(), &state, &mut watch).await
+    } else {
+        let conn = http1_builder(&client)
+            .serve_connection(io, service)
+            .with_upgrades();
+        drive(conn, |conn| conn.graceful_shutdown(), &state, &mut watch).await
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, client = %connection.client, "connection ended with an error");
+    }
+}
+
+/// Runs a served connection to its end, asking it to finish (`shutdown`) on drain, after
+/// `keep-alive-requests` requests, or when idle for `keep-alive`.
+async fn drive<C>(
+    conn: C,
+    shutdown: impl Fn(Pin<&mut C>),
+    state: &ConnState,
+    watch: &mut DrainWatch,
+) -> hyper::Result<()>
+where
+    C: Future<Output = hyper::Result<()>>,
+{
     tokio::pin!(conn);
     // One idle timer for the connection's life: requests only record when they end, and the
     // timer, when it fires, decides whether the connection has been idle long enough.
@@ -302,31 +347,28 @@ async fn serve<I>(
     let idle = tokio::time::sleep_until(state.first_idle_check().unwrap_or_else(Instant::now));
     tokio::pin!(idle);
     let mut closing = false;
-    let result = loop {
+    loop {
         tokio::select! {
             biased;
-            result = conn.as_mut() => break result,
+            result = conn.as_mut() => return result,
             _ = watch.stop.wait_for(|stop| *stop), if !closing => {
-                conn.as_mut().graceful_shutdown();
+                shutdown(conn.as_mut());
                 closing = true;
             }
             () = state.close_requested(), if !closing => {
-                conn.as_mut().graceful_shutdown();
+                shutdown(conn.as_mut());
                 closing = true;
             }
             () = idle.as_mut(), if !closing && idle_enabled => {
                 match state.idle_check(Instant::now()) {
                     IdleCheck::Expired => {
-                        conn.as_mut().graceful_shutdown();
+                        shutdown(conn.as_mut());
                         closing = true;
                     }
                     IdleCheck::Later(at) => idle.as_mut().reset(at),
                 }
             }
         }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%error, client = %connection.client, "connection ended with an error");
     }
 }
 
