@@ -7,8 +7,22 @@
 //! jemalloc's decay schedule (a background thread, ~10 s). A rebuild frees a whole old table plus
 //! the builder's temporaries at once (several MiB at 10k Ingresses), so after retired tables are
 //! dropped, [`purge_freed_pages`] returns them immediately. Measurements in benches/README.md.
+//!
+//! Two options are compiled in (`.cargo/config.toml`), both for hyper's 8 KiB read buffers: while
+//! a request's head is still in use, hyper reads ahead into a fresh 8 KiB buffer, so each proxied
+//! keep-alive request allocates and frees two of them. jemalloc's default gives that size class
+//! one object per 8 KiB slab and a thread cache of 20, so the alloc/free waves of many
+//! connections kept taking slabs from and giving them back to the page allocator.
+//! `slab_sizes:8192-8192:8` puts four in a slab and `tcache_nslots_small_min:40` caches 40:
+//! 4.7 % fewer instructions per keep-alive request and 1.4 % per h2c request, with no change to
+//! the resident set.
 
 use tikv_jemalloc_ctl::{Access, AsName, arenas, background_thread};
+
+/// The compiled-in options (`.cargo/config.toml`); checked by a test, as a build without that
+/// file would silently drop them.
+#[cfg(test)]
+const COMPILED_OPTIONS: &str = "slab_sizes:8192-8192:8,tcache_nslots_small_min:40";
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -49,6 +63,28 @@ mod tests {
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         kib << 10
+    }
+
+    /// A mallctl value by name.
+    fn read<T>(name: &str) -> T
+    where
+        tikv_jemalloc_ctl::Name: Access<T>,
+    {
+        let key = format!("{name}\0");
+        key.as_bytes().name().read().unwrap()
+    }
+
+    #[test]
+    fn the_compiled_in_options_are_in_effect() {
+        let compiled = tikv_jemalloc_ctl::config::malloc_conf::read().unwrap();
+        assert_eq!(compiled.trim_end_matches('\0'), COMPILED_OPTIONS);
+        assert_eq!(read::<u32>("opt.tcache_nslots_small_min"), 40);
+        let bins = read::<u32>("arenas.nbins");
+        let bin = (0..bins)
+            .find(|b| read::<usize>(&format!("arenas.bin.{b}.size")) == 8192)
+            .unwrap();
+        // Four 8 KiB objects per slab (jemalloc's own choice is one).
+        assert_eq!(read::<u32>(&format!("arenas.bin.{bin}.nregs")), 4);
     }
 
     #[test]

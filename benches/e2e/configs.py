@@ -1,6 +1,8 @@
 """Configuration text for the origin, nginx, HAProxy and sluice in the end-to-end bench.
 
-Every proxy is configured as the same reverse proxy: one worker, HTTP/1.1 keep-alive to the
+Every proxy is configured as the same reverse proxy: one worker, the upstream request headers
+ingress-nginx's template sets on every location (and sluice sets by default: `X-Request-ID`,
+`X-Real-IP`, `X-Forwarded-For/-Host/-Port/-Proto/-Scheme`, `X-Scheme`, no `Proxy`), HTTP/1.1 keep-alive to the
 origin (upstream connection reuse) with room for 1,024 idle upstream connections (the h2c
 scenario keeps 1,000 requests in flight; HAProxy's pool is unbounded), no access log, up to
 100,000 requests per client and per upstream connection, TLS with the same ECDSA P-256 certificate and no session resumption
@@ -11,6 +13,32 @@ import base64
 
 KEEPALIVE_REQUESTS = 100_000
 UPSTREAM_IDLE = 1024
+
+
+# ingress-nginx's `proxy_set_header` lines (its nginx.tmpl, defaults: generate-request-id on,
+# use-forwarded-headers off), which sluice's forwarded-headers filter reproduces.
+NGINX_FORWARDED = """    proxy_set_header X-Request-ID $request_id;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Host $http_host;
+    proxy_set_header X-Forwarded-Port $server_port;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Scheme $scheme;
+    proxy_set_header X-Scheme $scheme;
+    proxy_set_header Proxy "";
+"""
+
+# The same headers in HAProxy (a v4 UUID as the request id, as HAProxy has no 32-hex one).
+HAPROXY_FORWARDED = """    http-request set-header X-Request-ID %[uuid]
+    http-request set-header X-Real-IP %[src]
+    http-request set-header X-Forwarded-For %[src]
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header X-Forwarded-Port %[dst_port]
+    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]
+    http-request set-header X-Forwarded-Scheme %[ssl_fc,iif(https,http)]
+    http-request set-header X-Scheme %[ssl_fc,iif(https,http)]
+    http-request del-header Proxy
+"""
 
 
 def origin_nginx(port, status_port, prefix):
@@ -91,8 +119,8 @@ http {{
     scgi_temp_path {prefix}/tmp;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    proxy_buffering on;
+    proxy_set_header Host $http_host;
+{NGINX_FORWARDED}    proxy_buffering on;
     upstream origin {{
         server 127.0.0.1:{origin_port};
         keepalive {UPSTREAM_IDLE};
@@ -138,7 +166,7 @@ frontend fe_https
 
 backend origin
     http-reuse always
-    server o1 127.0.0.1:{origin_port} maxconn 0
+{HAPROXY_FORWARDED}    server o1 127.0.0.1:{origin_port} maxconn 0
 
 backend be_404
     http-request return status 404
