@@ -152,6 +152,11 @@ pub struct GatewayArgs {
 /// Metrics and access-log flags (ingress-nginx's names where they exist).
 #[derive(Args, Debug, Clone)]
 pub struct TelemetryArgs {
+    /// Record per-request metrics (`--enable-metrics`; ingress-nginx's Helm chart turns it on,
+    /// and so does sluice by default). `false` skips that work on every request; `/metrics`
+    /// keeps the process, connection, upstream-pool and configuration series.
+    #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_metrics: bool,
     /// Label request metrics with the host (`--metrics-per-host`); unknown hosts are `-`.
     #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_per_host: bool,
@@ -172,6 +177,7 @@ impl TelemetryArgs {
     /// The telemetry settings, with the identity labels of this replica.
     pub fn settings(&self, class: &str, pod_name: &str, pod_namespace: &str) -> TelemetrySettings {
         TelemetrySettings {
+            requests: self.enable_metrics,
             per_host: self.metrics_per_host,
             status_classes: self.report_status_classes,
             access_log: self.access_log,

@@ -10,6 +10,8 @@ use crate::proxy::metrics::MetricsOptions;
 /// How the binary's telemetry is set up (from its flags and the Downward API).
 #[derive(Clone, Debug)]
 pub struct TelemetrySettings {
+    /// `--enable-metrics`: record per-request series.
+    pub requests: bool,
     /// `--metrics-per-host`.
     pub per_host: bool,
     /// `--report-status-classes`.
@@ -36,6 +38,7 @@ impl TelemetrySettings {
         };
         Telemetry::builder()
             .metrics_options(MetricsOptions {
+                requests: self.requests,
                 per_host: self.per_host,
                 status_classes: self.status_classes,
                 namespace: self.pod_namespace.clone(),

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -201,6 +202,7 @@ class Env:
     def __init__(self, binary):
         self.binary = binary
         self.binaries = {}  # other sluice builds by proxy name (`--sluice-b`)
+        self.extra_args = {}  # more `sluice gateway` flags by proxy name (`--sluice-b-args`)
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         os.makedirs(os.path.join(self.dir, "tmp"))
         self.cert = os.path.join(self.dir, "cert.pem")
@@ -277,7 +279,7 @@ def start_proxy(env, name, hosts=0):
         with open(os.path.join(manifests, "routes.yaml"), "w") as f:
             f.write(configs.sluice_hosts(hosts) if hosts else configs.sluice_ingress("catch-all"))
         proc = start_sluice(env, manifests, p, os.path.join(d, "sluice.log"),
-                            env.binaries.get(name, env.binary))
+                            env.binaries.get(name, env.binary), env.extra_args.get(name, []))
         p["h2c"] = p["http"]  # sluice serves HTTP/1.1 and h2c on one port
     proxy = Proxy(name, proc, p)
     proxy.dir = d
@@ -285,12 +287,12 @@ def start_proxy(env, name, hosts=0):
     return proxy
 
 
-def start_sluice(env, manifests, p, logfile, binary=None):
+def start_sluice(env, manifests, p, logfile, binary=None, extra=()):
     cmd = [binary or env.binary, "gateway", "--manifests", manifests, "--bind-address", "127.0.0.1",
            "--http-port", str(p["http"]), "--https-port", str(p["https"]),
            "--admin-port", str(p["admin"]), "--admin-address", "127.0.0.1",
            "--configmap", "default/sluice", "--default-ssl-certificate", "default/bench-tls",
-           "--access-log=false", "--shutdown-grace-period=0", "--shutdown-timeout=1"]
+           "--access-log=false", "--shutdown-grace-period=0", "--shutdown-timeout=1", *extra]
     senv = dict(os.environ, SLUICE_WORKER_THREADS="1", SLUICE_LOG_FORMAT="json")
     senv.pop("SLUICE_LOG", None)
     return start(cmd, PROXY_CORE, env=senv, stderr=open(logfile, "w"))
@@ -992,6 +994,9 @@ def main():
     ap.add_argument("--json", help="also write raw results here")
     ap.add_argument("--sluice-b", metavar="BINARY",
                     help="also run this sluice binary as proxy `sluice-b` (A/B of two builds)")
+    ap.add_argument("--sluice-b-args", metavar="FLAGS", default="",
+                    help="more `sluice gateway` flags for `sluice-b`, e.g. '--enable-metrics=false' "
+                         "(without --sluice-b, sluice-b is the same build)")
     args = ap.parse_args()
     if args.quick:
         args.duration = min(args.duration, 3)
@@ -1000,7 +1005,7 @@ def main():
         args.swaps = min(args.swaps, 1000)
     only = set(filter(None, args.only.split(",")))
     PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
-    if args.sluice_b:
+    if args.sluice_b or args.sluice_b_args:
         PROXIES.insert(1, "sluice-b")
     scenarios = [s for s in SCENARIOS if not only or s in only]
 
@@ -1009,6 +1014,7 @@ def main():
     env = Env(binary)
     if args.sluice_b:
         env.binaries["sluice-b"] = os.path.abspath(args.sluice_b)
+    env.extra_args["sluice-b"] = shlex.split(args.sluice_b_args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     results, prop, mem, shift, swap_runs = {}, [], {}, [], []
     rate = (args.rate, args.rate_conns)

@@ -56,6 +56,10 @@ use labels::{Interner, LabelIndex, RouteLabels, RouteQuery};
 /// How request metrics are labelled.
 #[derive(Clone, Debug)]
 pub struct MetricsOptions {
+    /// `--enable-metrics` (default true): record the per-request series (requests, durations,
+    /// sizes, upstream latency, refusals, retries). Off, the page keeps the process,
+    /// connection, upstream-pool and configuration series, and a request records nothing.
+    pub requests: bool,
     /// `--metrics-per-host` (default true): add the `host` label.
     pub per_host: bool,
     /// `--report-status-classes` (default false): `2xx` instead of `200`.
@@ -71,6 +75,7 @@ pub struct MetricsOptions {
 impl Default for MetricsOptions {
     fn default() -> Self {
         Self {
+            requests: true,
             per_host: true,
             status_classes: false,
             namespace: String::new(),
@@ -287,6 +292,11 @@ impl Metrics {
         self.state
             .interner
             .intern(labels::values(&host, None, None, None))
+    }
+
+    /// Whether requests are recorded (`--enable-metrics`).
+    pub fn records_requests(&self) -> bool {
+        self.state.options.requests
     }
 
     /// Records one finished request.

@@ -11,7 +11,7 @@ use super::trace::{TRACEPARENT, TraceContext};
 use crate::access_log::Entry;
 use crate::filter::{Filter, Flow, Mark, RequestContext};
 use crate::metrics::labels::method_label;
-use crate::metrics::{Observation, RequestRecord, UpstreamTimes};
+use crate::metrics::{Metrics, Observation, RequestRecord, UpstreamTimes};
 
 const TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
 
@@ -91,28 +91,8 @@ impl Filter for TelemetryFilter {
             _ => None,
         };
         let metrics = &inner.metrics;
-        metrics.record(&RequestRecord {
-            host: &ctx.host,
-            route: ctx.route.as_deref(),
-            upstream: ctx.upstream.as_ref(),
-            status: ctx.status.map_or(0, |s| s.as_u16()),
-            method: method_label(&ctx.method),
-            observation: Observation {
-                request_time: entry.request_time(),
-                upstream,
-                request_bytes: entry.request_bytes,
-                response_bytes: entry.bytes_sent,
-            },
-        });
-        for mark in Mark::ALL {
-            if ctx.is_marked(mark) {
-                metrics.rejected(ctx.origin(), mark.reason());
-            }
-        }
-        if ctx.attempts > 1
-            && let Some(upstream) = &ctx.upstream
-        {
-            metrics.retried(upstream, ctx.attempts - 1);
+        if metrics.records_requests() {
+            record_metrics(metrics, ctx, &entry, upstream);
         }
         if logging {
             let config = match &observed.log {
@@ -121,6 +101,38 @@ impl Filter for TelemetryFilter {
             };
             inner.access_log.log(&entry, &config);
         }
+    }
+}
+
+/// The request's series: the request itself, its refusals and its retries.
+fn record_metrics(
+    metrics: &Metrics,
+    ctx: &RequestContext,
+    entry: &Entry<'_>,
+    upstream: Option<UpstreamTimes>,
+) {
+    metrics.record(&RequestRecord {
+        host: &ctx.host,
+        route: ctx.route.as_deref(),
+        upstream: ctx.upstream.as_ref(),
+        status: ctx.status.map_or(0, |s| s.as_u16()),
+        method: method_label(&ctx.method),
+        observation: Observation {
+            request_time: entry.request_time(),
+            upstream,
+            request_bytes: entry.request_bytes,
+            response_bytes: entry.bytes_sent,
+        },
+    });
+    for mark in Mark::ALL {
+        if ctx.is_marked(mark) {
+            metrics.rejected(ctx.origin(), mark.reason());
+        }
+    }
+    if ctx.attempts > 1
+        && let Some(upstream) = &ctx.upstream
+    {
+        metrics.retried(upstream, ctx.attempts - 1);
     }
 }
 

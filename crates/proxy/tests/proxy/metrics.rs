@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use http::{Response, StatusCode};
-use sluice_proxy::{Body, Filter, Flow, Mark, RequestContext};
+use sluice_proxy::metrics::MetricsOptions;
+use sluice_proxy::{Body, Filter, Flow, Mark, RequestContext, Telemetry};
 
 use super::observe::*;
 use super::support::*;
@@ -216,6 +217,61 @@ async fn request_mix_gives_ingress_nginx_series() {
         page.contains("# TYPE nginx_ingress_controller_nginx_process_cpu_seconds_total counter\n")
     );
     assert!(!page.contains("# EOF"));
+    proxy.shutdown().await;
+}
+
+/// `--enable-metrics=false`: requests record no series (not even the refused one), while the
+/// process, connection, upstream-pool and configuration series stay.
+#[tokio::test]
+async fn with_request_metrics_off_requests_record_nothing() {
+    init();
+    let echo = backend("echo").await;
+    let telemetry = Telemetry::builder()
+        .metrics_options(MetricsOptions {
+            requests: false,
+            ..MetricsOptions::default()
+        })
+        .access_log_sink(Some(Box::new(LogBuffer::default())))
+        .build();
+    let proxy = start_with(
+        builder()
+            .telemetry(telemetry.clone())
+            .filter(Arc::new(Limiter)),
+        world(&echo).table(),
+    )
+    .await;
+    for (host, path, status) in [
+        ("a.example.com", "/api/x", 200),
+        ("a.example.com", "/down", 503),
+        ("a.example.com", "/api/limited", 429),
+        ("unknown.test", "/", 404),
+    ] {
+        assert_eq!(get(proxy.http, host, path).await.status, status, "{path}");
+    }
+    // As in the test above: a request is counted before its client sees the end of the response.
+    let page = get(proxy.admin, "admin", "/metrics").await.text();
+    for name in [
+        "nginx_ingress_controller_requests",
+        "nginx_ingress_controller_request_duration_seconds_count",
+        "nginx_ingress_controller_response_size_count",
+        "nginx_ingress_controller_ingress_upstream_latency_seconds_count",
+        "sluice_requests_rejected_total",
+    ] {
+        assert_eq!(samples(&page, name), Vec::<&str>::new(), "{name}\n{page}");
+    }
+    let served = samples(
+        &page,
+        "nginx_ingress_controller_nginx_process_requests_total",
+    );
+    assert!(served.len() == 1 && served[0].ends_with(" 4"), "{served:?}");
+    assert_eq!(
+        samples(&page, "nginx_ingress_controller_config_hash").len(),
+        1
+    );
+    assert!(
+        !samples(&page, "sluice_upstream_connections_opened_total").is_empty(),
+        "{page}"
+    );
     proxy.shutdown().await;
 }
 
