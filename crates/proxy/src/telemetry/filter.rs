@@ -33,22 +33,26 @@ impl Filter for TelemetryFilter {
         }
         observed.head_bytes = request_head_bytes(req);
         let headers = &req.headers;
-        observed.referer = headers.get(REFERER).cloned();
-        observed.user_agent = headers.get(USER_AGENT).cloned();
-        observed.authorization = headers
-            .get(AUTHORIZATION)
-            .filter(|v| {
-                v.as_bytes()
-                    .get(..6)
-                    .is_some_and(|p| p.eq_ignore_ascii_case(b"basic "))
-            })
-            .cloned();
-        let log = inner.access_log.config();
-        let captured = log.captured_headers();
-        if !captured.is_empty() {
-            observed.headers = captured.iter().map(|n| headers.get(n).cloned()).collect();
+        // What only the access log reads; without a log output (`--access-log=false`, fixed for
+        // the process) nothing would.
+        if inner.access_log.is_active() {
+            observed.referer = headers.get(REFERER).cloned();
+            observed.user_agent = headers.get(USER_AGENT).cloned();
+            observed.authorization = headers
+                .get(AUTHORIZATION)
+                .filter(|v| {
+                    v.as_bytes()
+                        .get(..6)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"basic "))
+                })
+                .cloned();
+            let log = inner.access_log.config();
+            let captured = log.captured_headers();
+            if !captured.is_empty() {
+                observed.headers = captured.iter().map(|n| headers.get(n).cloned()).collect();
+            }
+            observed.log = Some(log);
         }
-        observed.log = Some(log);
         let incoming = headers.get(TRACEPARENT).and_then(TraceContext::parse);
         observed.trace = match incoming {
             Some(trace) if trust_incoming || !tracing => Some(trace),
