@@ -165,13 +165,16 @@ pub(crate) async fn accept_loop(
                     scheme: listener.scheme,
                     port,
                 };
-                tokio::spawn(serve_connection(
+                // Boxed: the connection's state (hyper's HTTP/1 or HTTP/2 connection, several
+                // kilobytes) is then written to the heap once, where a task of it would be
+                // copied on spawn, into the task cell and at each stage change.
+                tokio::spawn(Box::pin(serve_connection(
                     listener.stats.clone(),
                     stream,
                     connection,
                     pipeline.clone(),
                     drain.watch(),
-                ));
+                )));
             }
             Err(error) => {
                 tracing::warn!(%error, port, "accept failed");
