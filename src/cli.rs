@@ -152,9 +152,10 @@ pub struct GatewayArgs {
 /// Metrics and access-log flags (ingress-nginx's names where they exist).
 #[derive(Args, Debug, Clone)]
 pub struct TelemetryArgs {
-    /// Record per-request metrics (`--enable-metrics`; ingress-nginx's Helm chart turns it on,
-    /// and so does sluice by default). `false` skips that work on every request; `/metrics`
-    /// keeps the process, connection, upstream-pool and configuration series.
+    /// Record per-request metrics (`--enable-metrics`; on by default here, where ingress-nginx's
+    /// default is off and its Helm chart sets it from `controller.metrics.enabled`). `false`
+    /// skips that work on every request; `/metrics` keeps the process, connection,
+    /// upstream-pool and configuration series.
     #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub enable_metrics: bool,
     /// Label request metrics with the host (`--metrics-per-host`); unknown hosts are `-`.
