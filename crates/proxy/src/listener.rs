@@ -147,10 +147,14 @@ pub(crate) async fn accept_loop(
     // Whether accepted sockets come with the listener's `TCP_NODELAY` (Linux), found at the
     // first accept; then no system call per connection sets it again.
     let mut inherits_nodelay = None;
+    // One wait for the whole loop: a new one per accept would register with and leave the
+    // watch's waiter list (a lock each) for every connection.
+    let stopped = stop.wait_for(|stop| *stop);
+    tokio::pin!(stopped);
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = stop.wait_for(|stop| *stop) => break,
+            _ = &mut stopped => break,
             accepted = listener.tcp.accept() => accepted,
         };
         match accepted {
