@@ -38,18 +38,23 @@ fn world(echo: &Backend) -> World {
     world
 }
 
+/// A proxy over [`world`] with `telemetry` and the [`Limiter`] filter.
+async fn start_limited(telemetry: &Telemetry, echo: &Backend) -> Running {
+    start_with(
+        builder()
+            .telemetry(telemetry.clone())
+            .filter(Arc::new(Limiter)),
+        world(echo).table(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn request_mix_gives_ingress_nginx_series() {
     init();
     let echo = backend("echo").await;
     let telemetry = telemetry(LogBuffer::default(), 64);
-    let proxy = start_with(
-        builder()
-            .telemetry(telemetry.clone())
-            .filter(Arc::new(Limiter)),
-        world(&echo).table(),
-    )
-    .await;
+    let proxy = start_limited(&telemetry, &echo).await;
     let client = h1_client();
     for path in ["/api/x?q=1", "/api/y", "/api"] {
         let reply = request(&client, proxy.http, "GET", "a.example.com", path, empty()).await;
@@ -233,13 +238,7 @@ async fn with_request_metrics_off_requests_record_nothing() {
         })
         .access_log_sink(Some(Box::new(LogBuffer::default())))
         .build();
-    let proxy = start_with(
-        builder()
-            .telemetry(telemetry.clone())
-            .filter(Arc::new(Limiter)),
-        world(&echo).table(),
-    )
-    .await;
+    let proxy = start_limited(&telemetry, &echo).await;
     for (host, path, status) in [
         ("a.example.com", "/api/x", 200),
         ("a.example.com", "/down", 503),
