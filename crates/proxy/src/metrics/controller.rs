@@ -20,6 +20,9 @@ use sluice_ingress_model::{
 use super::histogram::{APPLY_BUCKETS, AtomicHistogram, NANOSECOND};
 use super::labels::encode_pair;
 
+/// A histogram over the table build and swap buckets.
+type ApplyHistogram = AtomicHistogram<{ APPLY_BUCKETS.len() }>;
+
 /// Reload and table state.
 #[derive(Debug)]
 pub struct ControllerMetrics {
@@ -27,8 +30,8 @@ pub struct ControllerMetrics {
     reload_errors: AtomicU64,
     endpoint_updates: AtomicU64,
     unchanged: AtomicU64,
-    build_seconds: AtomicHistogram,
-    swap_seconds: AtomicHistogram,
+    build_seconds: ApplyHistogram,
+    swap_seconds: ApplyHistogram,
     state: Mutex<State>,
 }
 

@@ -8,33 +8,46 @@ use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
 /// Prometheus' default buckets (`DefBuckets`), ingress-nginx's `--time-buckets` default.
-pub const TIME_BUCKETS: &[f64] = &[
+pub const TIME_BUCKETS: &[f64; 11] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// ingress-nginx's `--length-buckets` default: `LinearBuckets(10, 10, 10)`.
-pub const LENGTH_BUCKETS: &[f64] = &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
+pub const LENGTH_BUCKETS: &[f64; 10] =
+    &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
 
 /// ingress-nginx's `--size-buckets` default: `ExponentialBuckets(10, 10, 7)`.
-pub const SIZE_BUCKETS: &[f64] = &[10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+pub const SIZE_BUCKETS: &[f64; 7] = &[10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
 
 /// Buckets of the table build and swap histograms (seconds, 100 µs to 10 s).
-pub const APPLY_BUCKETS: &[f64] = &[
+pub const APPLY_BUCKETS: &[f64; 16] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
 
-/// A histogram over fixed upper bounds (the `+Inf` bucket is implicit). The sum is kept as an
-/// integer count of `unit`s (nanoseconds for durations, bytes for sizes), so an observation is
-/// two atomic adds and no compare-and-swap loop.
+/// A histogram over `N` fixed upper bounds and the implicit `+Inf` one. The counts live inside
+/// the value (no allocation of their own), so the series of one label set are one block of
+/// memory. The sum is kept as an integer count of `unit`s (nanoseconds for durations, bytes for
+/// sizes), so an observation is two atomic adds and no compare-and-swap loop.
 #[derive(Debug)]
-pub struct AtomicHistogram {
-    bounds: &'static [f64],
-    /// Per-bucket (not cumulative) counts; the last one is `+Inf`.
-    counts: Box<[AtomicU64]>,
+pub struct AtomicHistogram<const N: usize> {
+    bounds: &'static [f64; N],
+    /// Per-bucket (not cumulative) counts of the bounded buckets.
+    counts: [AtomicU64; N],
+    /// The count of the `+Inf` bucket.
+    above: AtomicU64,
     sum_units: AtomicU64,
     unit: f64,
 }
+
+/// A histogram of any bucket count, as the exposition reads it.
+pub trait Histogram: EncodeMetric {
+    /// How many values were recorded.
+    fn count(&self) -> u64;
+}
+
+/// A duration histogram over ingress-nginx's `--time-buckets`.
+pub type TimeHistogram = AtomicHistogram<{ TIME_BUCKETS.len() }>;
 
 /// The sum unit of duration histograms: one nanosecond.
 pub const NANOSECOND: f64 = 1e-9;
@@ -42,12 +55,13 @@ pub const NANOSECOND: f64 = 1e-9;
 /// The sum unit of size histograms: one byte.
 pub const BYTE: f64 = 1.0;
 
-impl AtomicHistogram {
+impl<const N: usize> AtomicHistogram<N> {
     /// An empty histogram over `bounds` (ascending) whose sum counts `unit`s.
-    pub fn new(bounds: &'static [f64], unit: f64) -> Self {
+    pub fn new(bounds: &'static [f64; N], unit: f64) -> Self {
         Self {
             bounds,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            above: AtomicU64::new(0),
             sum_units: AtomicU64::new(0),
             unit,
         }
@@ -56,9 +70,10 @@ impl AtomicHistogram {
     /// Records one value (negative values count as zero).
     pub fn observe(&self, value: f64) {
         let index = self.bounds.partition_point(|bound| *bound < value);
-        if let Some(count) = self.counts.get(index) {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counts
+            .get(index)
+            .unwrap_or(&self.above)
+            .fetch_add(1, Ordering::Relaxed);
         // Saturating float-to-int cast; sub-unit remainders are rounded.
         let units = (value.max(0.0) / self.unit).round() as u64;
         self.sum_units.fetch_add(units, Ordering::Relaxed);
@@ -66,7 +81,11 @@ impl AtomicHistogram {
 
     /// How many values were recorded.
     pub fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.counts
+            .iter()
+            .chain(std::iter::once(&self.above))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The sum of the recorded values.
@@ -79,12 +98,23 @@ impl AtomicHistogram {
             .iter()
             .copied()
             .chain(std::iter::once(f64::INFINITY))
-            .zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed)))
+            .zip(
+                self.counts
+                    .iter()
+                    .chain(std::iter::once(&self.above))
+                    .map(|c| c.load(Ordering::Relaxed)),
+            )
             .collect()
     }
 }
 
-impl EncodeMetric for AtomicHistogram {
+impl<const N: usize> Histogram for AtomicHistogram<N> {
+    fn count(&self) -> u64 {
+        AtomicHistogram::count(self)
+    }
+}
+
+impl<const N: usize> EncodeMetric for AtomicHistogram<N> {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         let buckets = self.buckets();
         let count = buckets.iter().map(|(_, n)| n).sum();

@@ -28,9 +28,14 @@ impl Default for HostLabels {
 impl HostLabels {
     /// The label of a normalised request host.
     pub fn label(&self, host: &str) -> &Arc<str> {
-        if let Some(label) = self.exact.get(host) {
-            return label;
+        match self.exact.get(host) {
+            Some(label) => label,
+            None => self.label_of_unnamed(host),
         }
+    }
+
+    /// The label of a normalised request host that no virtual host names exactly.
+    pub(super) fn label_of_unnamed(&self, host: &str) -> &Arc<str> {
         host.split_once('.')
             .and_then(|(_, suffix)| self.wildcard.get(suffix))
             .unwrap_or(&self.unknown)

@@ -2,7 +2,9 @@
 //! rebuild that resolves the same labels again, and are dropped with the last table using them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use super::labels::{LabelIndex, LatencyLabels, RouteLabelValues, RouteLabels};
 
@@ -60,7 +62,7 @@ impl Interner {
         let labels = Arc::new(RouteLabels {
             values: values.clone(),
             latency,
-            series: RwLock::new(hashbrown::HashMap::new()),
+            series: ArcSwap::default(),
         });
         sets.insert(values, labels.clone());
         (labels, true)

@@ -1,5 +1,6 @@
-//! Label sets of the request metrics, resolved once per route when a table is applied, so the
-//! request path finds its labels with two hash lookups and formats no strings.
+//! Label sets of the request metrics, resolved once per host at its first request, so the
+//! request path finds its labels with two hash lookups (the host, then the route and upstream)
+//! and formats no strings.
 //!
 //! ingress-nginx's request labels are `status`, `method`, `path`, `namespace`, `ingress`,
 //! `service`, `canary` and (with `--metrics-per-host`) `host`. Cardinality stays bounded:
@@ -16,7 +17,9 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering, fence};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
 
 use hashbrown::Equivalent;
 use http::Method;
@@ -28,7 +31,7 @@ use sluice_ingress_model::{
 
 pub use super::host_labels::HostLabels;
 pub use super::interner::Interner;
-use super::requests::RequestSeries;
+use super::requests::{Observation, RequestSeries};
 
 /// The `host` label of requests whose host no Ingress names.
 pub const UNKNOWN_HOST: &str = "-";
@@ -57,10 +60,14 @@ pub struct RouteLabels {
     pub values: RouteLabelValues,
     /// `ingress_upstream_latency_seconds`' label set (namespace, ingress, service, canary).
     pub latency: Arc<LatencyLabels>,
-    /// Series by status and method (looked up once per request: hashbrown's default hasher,
-    /// foldhash, rather than SipHash; the keys are ours).
-    pub series: RwLock<hashbrown::HashMap<(u16, &'static str), Arc<RequestSeries>>>,
+    /// Series by status and method, read without a lock (a request reads it once; a new
+    /// status or method copies the small map).
+    pub series: ArcSwap<SeriesMap>,
 }
+
+/// Series by status and method (hashbrown's default hasher, foldhash, rather than SipHash: the
+/// keys are ours).
+pub type SeriesMap = hashbrown::HashMap<(u16, &'static str), Arc<RequestSeries>>;
 
 /// The label set of the deprecated upstream latency metric, with its histogram.
 #[derive(Debug)]
@@ -74,7 +81,7 @@ pub struct LatencyLabels {
     /// `canary`.
     pub canary: String,
     /// The observations.
-    pub histogram: super::histogram::AtomicHistogram,
+    pub histogram: super::histogram::TimeHistogram,
 }
 
 /// Where a request was routed, as the index looks it up.
@@ -268,10 +275,31 @@ impl LabelIndex {
         &self.hosts
     }
 
-    /// The label set of a routed request, if the table had it; the first request of a host
-    /// label resolves that host's sets.
-    pub fn get(&self, query: &RouteQuery<'_>, interner: &Interner) -> Option<&Arc<RouteLabels>> {
-        self.by_host.get(query.host)?.resolved(interner).get(query)
+    /// The host label of a normalised request host and the label set of the request, if the
+    /// table had it; the first request of a host label resolves that host's sets. A host the
+    /// table names exactly is its own label, so most requests find both with one lookup.
+    pub fn get(
+        &self,
+        host: &str,
+        origin: Option<&RouteOrigin>,
+        upstream: Option<&UpstreamId>,
+        interner: &Interner,
+    ) -> (&Arc<str>, Option<&Arc<RouteLabels>>) {
+        let (label, sets) = match self.by_host.get_key_value(host) {
+            Some((label, sets)) => (label, Some(sets)),
+            None => {
+                // Every exact host is a key of `by_host`: only wildcards and `-` are left.
+                let label = self.hosts.label_of_unnamed(host);
+                (label, self.by_host.get(label))
+            }
+        };
+        let query = RouteQuery {
+            host: label,
+            origin,
+            upstream,
+        };
+        let labels = sets.and_then(|sets| sets.resolved(interner).get(&query));
+        (label, labels)
     }
 
     /// Every label set this table has resolved so far.
@@ -412,28 +440,28 @@ pub fn values(
 }
 
 impl RouteLabels {
-    /// The series for a status and method, created on first use.
-    pub fn series(&self, status: u16, method: &'static str) -> Arc<RequestSeries> {
+    /// Records a request under a status and method, creating their series on first use.
+    pub fn record(&self, status: u16, method: &'static str, observation: &Observation) {
         let key = (status, method);
-        if let Some(series) = self
-            .series
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return series.clone();
+        if let Some(series) = self.series.load().get(&key) {
+            series.record(observation);
+            return;
         }
-        self.series
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_insert_with(|| Arc::new(RequestSeries::new()))
-            .clone()
+        self.series.rcu(|series| {
+            let mut series = SeriesMap::clone(series);
+            series
+                .entry(key)
+                .or_insert_with(|| Arc::new(RequestSeries::new()));
+            series
+        });
+        if let Some(series) = self.series.load().get(&key) {
+            series.record(observation);
+        }
     }
 
     /// Every series, sorted by status and method.
     pub fn snapshot(&self) -> Vec<((u16, &'static str), Arc<RequestSeries>)> {
-        let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        let series = self.series.load();
         let mut all: Vec<_> = series.iter().map(|(k, v)| (*k, v.clone())).collect();
         all.sort_by_key(|(key, _)| *key);
         all

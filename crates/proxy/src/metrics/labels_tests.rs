@@ -7,7 +7,7 @@ use sluice_ingress_model::{
     UpstreamId, VirtualHost,
 };
 
-use super::{Interner, LabelIndex, RouteQuery};
+use super::{Interner, LabelIndex};
 
 fn vhost(host: &str, service: &str) -> VirtualHost {
     VirtualHost {
@@ -53,16 +53,14 @@ fn labels<'a>(
     let Action::Forward(forward) = &route.action else {
         panic!("a forward route")
     };
-    index
-        .get(
-            &RouteQuery {
-                host: index.hosts().label(host),
-                origin: route.origin.as_ref(),
-                upstream: Some(&forward.backends[0].upstream),
-            },
-            interner,
-        )
-        .unwrap()
+    let (label, labels) = index.get(
+        host,
+        route.origin.as_ref(),
+        Some(&forward.backends[0].upstream),
+        interner,
+    );
+    assert_eq!(label.as_ref(), index.hosts().label(host).as_ref());
+    labels.unwrap()
 }
 
 #[test]
@@ -290,4 +288,40 @@ fn stray_sets_live_until_a_change_whose_index_does_not_hold_them() {
     interner.sweep_strays(&index);
     assert!(!interner.all().iter().any(|s| Arc::ptr_eq(s, &stray)));
     assert!(interner.all().iter().any(|s| Arc::ptr_eq(s, &held)));
+}
+
+#[test]
+fn a_request_host_finds_the_label_the_host_labels_give_it() {
+    let interner = Interner::default();
+    let mut wildcard = vhost("wild", "svc-wild");
+    wildcard.host = HostPattern::Wildcard("example.com".into());
+    let table = routes(vec![vhost("a.example.com", "svc-a"), wildcard]);
+    let index = LabelIndex::build(&table, &interner, None);
+    for (host, label) in [
+        ("a.example.com", "a.example.com"),
+        ("b.example.com", "*.example.com"),
+        ("*.example.com", "*.example.com"),
+        ("c.b.example.com", "-"),
+        ("example.com", "-"),
+        ("-", "-"),
+        ("other.test", "-"),
+    ] {
+        let (found, _) = index.get(host, None, None, &interner);
+        assert_eq!(found.as_ref(), label, "{host}");
+        assert_eq!(found.as_ref(), index.hosts().label(host).as_ref(), "{host}");
+    }
+    // The route of the exact host and the wildcard's own route resolve to their label sets.
+    let a = labels(&index, &interner, &table, "a.example.com");
+    assert_eq!(a.values.service, "svc-a");
+    let wild = &table.virtual_hosts[1].routes[0];
+    let (label, sets) = index.get(
+        "b.example.com",
+        wild.origin.as_ref(),
+        Some(&upstream("svc-wild")),
+        &interner,
+    );
+    assert_eq!(label.as_ref(), "*.example.com");
+    let sets = sets.expect("the wildcard's label set");
+    assert_eq!(sets.values.host.as_ref(), "*.example.com");
+    assert_eq!(sets.values.service, "svc-wild");
 }

@@ -22,8 +22,8 @@
 //! which lack `_total`; they are exposed as `untyped` so that `promtool check metrics` accepts
 //! them (ingress-nginx types them `counter`; PromQL treats both the same).
 //!
-//! The request path costs two hash lookups (route labels, then status and method) and a few
-//! atomic adds; see `benches/README.md`.
+//! The request path costs three hash lookups (host, route labels, then status and method), takes
+//! no lock and adds to a few atomics; see `benches/README.md`.
 
 pub mod controller;
 mod exposition;
@@ -51,7 +51,7 @@ pub use requests::{Observation, UpstreamTimes};
 
 use crate::access_log::AccessLog;
 use crate::handle::Shared;
-use labels::{Interner, LabelIndex, RouteLabels, RouteQuery};
+use labels::{Interner, LabelIndex, RouteLabels};
 
 /// How request metrics are labelled.
 #[derive(Clone, Debug)]
@@ -303,14 +303,9 @@ impl Metrics {
     pub fn record(&self, record: &RequestRecord<'_>) {
         let state = &self.state;
         let index = state.index.load();
-        let host = index.hosts().label(record.host);
         let origin: Option<&RouteOrigin> = record.route.and_then(|r| r.origin.as_ref());
-        let query = RouteQuery {
-            host,
-            origin,
-            upstream: record.upstream,
-        };
-        let labels = match index.get(&query, &state.interner) {
+        let (host, labels) = index.get(record.host, origin, record.upstream, &state.interner);
+        let labels = match labels {
             Some(labels) => labels.clone(),
             None => {
                 let canary = record.route.and_then(|r| match &r.action {
@@ -326,9 +321,7 @@ impl Metrics {
         } else {
             record.status
         };
-        labels
-            .series(status, record.method)
-            .record(&record.observation);
+        labels.record(status, record.method, &record.observation);
         if let Some(upstream) = &record.observation.upstream {
             labels.latency.histogram.observe(upstream.connect);
         }

@@ -9,21 +9,25 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 
 use super::histogram::{
-    AtomicHistogram, BYTE, LENGTH_BUCKETS, NANOSECOND, SIZE_BUCKETS, TIME_BUCKETS,
+    AtomicHistogram, BYTE, Histogram, LENGTH_BUCKETS, NANOSECOND, SIZE_BUCKETS, TIME_BUCKETS,
+    TimeHistogram,
 };
 use super::labels::{LatencyLabels, RequestLabelSet, RouteLabels};
 
-/// The series of one full label set.
+/// A length histogram over ingress-nginx's `--length-buckets`.
+type LengthHistogram = AtomicHistogram<{ LENGTH_BUCKETS.len() }>;
+
+/// The series of one full label set: one block of memory, counts included.
 #[derive(Debug)]
 pub struct RequestSeries {
     requests: AtomicU64,
-    request_duration: AtomicHistogram,
-    response_duration: AtomicHistogram,
-    header_duration: AtomicHistogram,
-    connect_duration: AtomicHistogram,
-    request_size: AtomicHistogram,
-    response_size: AtomicHistogram,
-    bytes_sent: AtomicHistogram,
+    request_duration: TimeHistogram,
+    response_duration: TimeHistogram,
+    header_duration: TimeHistogram,
+    connect_duration: TimeHistogram,
+    request_size: LengthHistogram,
+    response_size: LengthHistogram,
+    bytes_sent: AtomicHistogram<{ SIZE_BUCKETS.len() }>,
 }
 
 /// What one finished request contributes.
@@ -130,7 +134,7 @@ impl RequestSeries {
         self.requests.load(Ordering::Relaxed)
     }
 
-    fn histogram(&self, family: usize) -> Option<&AtomicHistogram> {
+    fn histogram(&self, family: usize) -> Option<&dyn Histogram> {
         match family {
             1 => Some(&self.request_duration),
             2 => Some(&self.response_duration),
