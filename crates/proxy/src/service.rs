@@ -64,7 +64,13 @@ impl Pipeline {
         let client_upgrade =
             forward::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        let mut ctx = RequestContext::unresolved(connection, parts.method.clone(), parts.version);
+        // Boxed: the context (about a kilobyte) moves into the response body's logging hook at
+        // the end, and out again when the body ends.
+        let mut ctx = Box::new(RequestContext::unresolved(
+            connection,
+            parts.method.clone(),
+            parts.version,
+        ));
         ctx.generation = Some(generation.clone());
         ctx.https_port = self.https_port;
         ctx.tls = info.tls;
@@ -124,7 +130,7 @@ impl Pipeline {
     /// Runs the response filters and wraps the body so the logging hooks fire at its end.
     fn finish(
         &self,
-        mut ctx: RequestContext,
+        mut ctx: Box<RequestContext>,
         response: Response<Body>,
         in_flight: InFlight,
     ) -> Response<Body> {
@@ -279,7 +285,7 @@ impl RequestAttributes for RequestView<'_> {
 }
 
 struct PendingLog {
-    ctx: RequestContext,
+    ctx: Box<RequestContext>,
     filters: Arc<[Arc<dyn Filter>]>,
 }
 
