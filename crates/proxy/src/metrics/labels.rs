@@ -15,13 +15,11 @@
 //! removes their series too), including sets a request made while a change was half applied.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 
-use hashbrown::Equivalent;
 use http::Method;
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder};
 use sluice_ingress_model::{
@@ -84,15 +82,28 @@ pub struct LatencyLabels {
     pub histogram: super::histogram::TimeHistogram,
 }
 
-/// Where a request was routed, as the index looks it up.
+/// Where a request was routed, as a host's sets look it up.
 #[derive(Clone, Copy, Debug)]
-pub struct RouteQuery<'a> {
-    /// The host label (from [`HostLabels::label`]).
-    pub host: &'a str,
+struct RouteQuery<'a> {
     /// The route's origin.
-    pub origin: Option<&'a RouteOrigin>,
+    origin: Option<&'a RouteOrigin>,
     /// The upstream that served it.
-    pub upstream: Option<&'a UpstreamId>,
+    upstream: Option<&'a UpstreamId>,
+}
+
+impl RouteQuery<'_> {
+    /// The Ingress path of the route (empty without an origin).
+    fn path(&self) -> &str {
+        self.origin.map_or("", |o| o.path.as_str())
+    }
+
+    /// Whether `key` is this route and upstream (the upstream first: the sets of one path
+    /// mostly differ there).
+    fn matches(&self, key: &IndexKey) -> bool {
+        key.upstream.as_ref() == self.upstream
+            && key.ingress.as_ref() == self.origin.map(|o| &o.ingress)
+            && key.path == self.path()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +111,43 @@ struct IndexKey {
     ingress: Option<ObjectKey>,
     path: String,
     upstream: Option<UpstreamId>,
+}
+
+/// A host's label sets by Ingress path. The few sets of one path (one per Ingress and
+/// upstream) are told apart by comparison, so a request hashes one short string rather than
+/// every part of its key.
+#[derive(Debug, Default)]
+struct Sets {
+    by_path: hashbrown::HashMap<String, Vec<(IndexKey, Arc<RouteLabels>)>>,
+}
+
+impl Sets {
+    /// The set of a routed request.
+    fn get(&self, query: &RouteQuery<'_>) -> Option<&Arc<RouteLabels>> {
+        self.by_path
+            .get(query.path())?
+            .iter()
+            .find(|(key, _)| query.matches(key))
+            .map(|(_, labels)| labels)
+    }
+
+    fn contains(&self, key: &IndexKey) -> bool {
+        self.by_path
+            .get(key.path.as_str())
+            .is_some_and(|sets| sets.iter().any(|(k, _)| k == key))
+    }
+
+    fn insert(&mut self, key: IndexKey, labels: Arc<RouteLabels>) {
+        self.by_path
+            .entry(key.path.clone())
+            .or_default()
+            .push((key, labels));
+    }
+
+    /// Every set.
+    fn values(&self) -> impl Iterator<Item = &Arc<RouteLabels>> {
+        self.by_path.values().flatten().map(|(_, labels)| labels)
+    }
 }
 
 /// Route label sets of one applied table, by host label. A host's sets are resolved at its
@@ -293,11 +341,7 @@ impl LabelIndex {
                 (label, self.by_host.get(label))
             }
         };
-        let query = RouteQuery {
-            host: label,
-            origin,
-            upstream,
-        };
+        let query = RouteQuery { origin, upstream };
         let labels = sets.and_then(|sets| sets.resolved(interner).get(&query));
         (label, labels)
     }
@@ -349,7 +393,7 @@ impl HostSets {
 
     fn resolve(&self, interner: &Interner) -> &Sets {
         self.routes.get_or_init(|| {
-            let mut sets = hashbrown::HashMap::new();
+            let mut sets = Sets::default();
             let host = &self.host;
             for route in self.vhost.iter().flat_map(|v| &v.routes) {
                 add_route(&mut sets, host, route, interner);
@@ -367,8 +411,6 @@ impl HostSets {
         self.routes.get().into_iter().flat_map(|sets| sets.values())
     }
 }
-
-type Sets = hashbrown::HashMap<IndexKey, Arc<RouteLabels>>;
 
 fn add_route(sets: &mut Sets, host: &Arc<str>, route: &Route, interner: &Interner) {
     let origin = route.origin.as_ref();
@@ -407,7 +449,7 @@ fn add(
         path: origin.map(|o| o.path.clone()).unwrap_or_default(),
         upstream: upstream.cloned(),
     };
-    if sets.contains_key(&key) {
+    if sets.contains(&key) {
         return;
     }
     let values = values(host, origin, upstream, canary);
@@ -493,42 +535,6 @@ pub fn method_label(method: &Method) -> &'static str {
         .find(|known| **known == method.as_str())
         .copied()
         .unwrap_or("OTHER")
-}
-
-impl Hash for IndexKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_parts(
-            state,
-            self.ingress.as_ref(),
-            &self.path,
-            self.upstream.as_ref(),
-        );
-    }
-}
-
-impl Hash for RouteQuery<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let path = self.origin.map_or("", |o| o.path.as_str());
-        hash_parts(state, self.origin.map(|o| &o.ingress), path, self.upstream);
-    }
-}
-
-fn hash_parts<H: Hasher>(
-    state: &mut H,
-    ingress: Option<&ObjectKey>,
-    path: &str,
-    upstream: Option<&UpstreamId>,
-) {
-    ingress.hash(state);
-    path.hash(state);
-    upstream.hash(state);
-}
-impl Equivalent<IndexKey> for RouteQuery<'_> {
-    fn equivalent(&self, key: &IndexKey) -> bool {
-        key.ingress.as_ref() == self.origin.map(|o| &o.ingress)
-            && key.path == self.origin.map_or("", |o| o.path.as_str())
-            && key.upstream.as_ref() == self.upstream
-    }
 }
 
 impl EncodeLabelSet for RequestLabelSet<'_> {

@@ -325,3 +325,44 @@ fn a_request_host_finds_the_label_the_host_labels_give_it() {
     assert_eq!(sets.values.host.as_ref(), "*.example.com");
     assert_eq!(sets.values.service, "svc-wild");
 }
+
+#[test]
+fn sets_of_one_path_are_told_apart_by_upstream_and_ingress() {
+    let interner = Interner::default();
+    let mut host = vhost("a.example", "svc-a");
+    let mut second = host.routes[0].clone();
+    if let Action::Forward(forward) = &mut host.routes[0].action {
+        let mut other = forward.backends[0].clone();
+        other.upstream = upstream("svc-b");
+        forward.backends.push(other);
+    }
+    // Another Ingress with the same path on the same host (a later rule of the merge).
+    second.origin = Some(RouteOrigin {
+        ingress: ObjectKey::new("default", "other"),
+        path: "/".into(),
+    });
+    second.action = Action::Forward(Forward::to(upstream("svc-c")));
+    host.routes.push(second);
+    let table = routes(vec![host]);
+    let index = LabelIndex::build(&table, &interner, None);
+    let routes = &table.virtual_hosts[0].routes;
+    let found = |route: usize, service: Option<&str>| {
+        let upstream = service.map(upstream);
+        let (_, labels) = index.get(
+            "a.example",
+            routes[route].origin.as_ref(),
+            upstream.as_ref(),
+            &interner,
+        );
+        labels.map(|l| (l.values.ingress.clone(), l.values.service.clone()))
+    };
+    let pair = |ingress: &str, service: &str| Some((ingress.to_owned(), service.to_owned()));
+    assert_eq!(found(0, Some("svc-a")), pair("a.example", "svc-a"));
+    assert_eq!(found(0, Some("svc-b")), pair("a.example", "svc-b"));
+    assert_eq!(found(0, None), pair("a.example", ""));
+    assert_eq!(found(1, Some("svc-c")), pair("other", "svc-c"));
+    assert_eq!(found(1, None), pair("other", ""));
+    // An upstream the route does not have is no set of the index (the request path interns
+    // a stray one).
+    assert_eq!(found(1, Some("svc-a")), None);
+}
