@@ -67,20 +67,28 @@ pub(crate) fn set_error_headers(
     set("x-request-id", &ctx.request_id);
 }
 
+/// Whether the route's `custom-http-errors` replace a response with this status.
+pub(crate) fn intercepts(ctx: &RequestContext, status: StatusCode) -> bool {
+    ctx.route.as_ref().is_some_and(|route| {
+        let errors = &route.policy.errors;
+        errors.codes.contains(&status.as_u16()) && (!ctx.from_upstream || errors.intercept)
+    })
+}
+
 /// Replaces `response` by the error backend's when the route lists its status.
 pub(crate) async fn apply(
     generation: &Generation,
     ctx: &mut RequestContext,
     response: Response<Body>,
 ) -> Response<Body> {
+    let status = response.status();
+    if !intercepts(ctx, status) {
+        return response;
+    }
+    let status = status.as_u16();
     let Some(route) = ctx.route.as_ref() else {
         return response;
     };
-    let errors = &route.policy.errors;
-    let status = response.status().as_u16();
-    if !errors.codes.contains(&status) || (ctx.from_upstream && !errors.intercept) {
-        return response;
-    }
     let backend = route.policy.default_backend.clone().or_else(|| {
         match generation
             .table

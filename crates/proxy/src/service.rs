@@ -123,7 +123,12 @@ impl Pipeline {
             Ok(response) => response,
             Err(error) => error_response(&mut ctx, &error),
         };
-        let response = crate::custom_errors::apply(&generation, &mut ctx, response).await;
+        // Most routes have no custom error pages: no step through the replacing future.
+        let response = if crate::custom_errors::intercepts(&ctx, response.status()) {
+            crate::custom_errors::apply(&generation, &mut ctx, response).await
+        } else {
+            response
+        };
         Ok(self.finish(ctx, response, in_flight))
     }
 
