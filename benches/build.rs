@@ -2,6 +2,9 @@
 //! compile, `diff` of an endpoints-only change versus a structural one, and `Handle::apply` of
 //! a structural change against a live proxy holding 10k Ingresses (back to back, and apart).
 //!
+//! Runs with the gateway binary's allocator (jemalloc with its compiled-in options), so the
+//! figures are the binary's.
+//!
 //! Run: `cargo bench --bench build`. Numbers go in notes, never in tests.
 
 use std::hint::black_box;
@@ -13,6 +16,10 @@ use sluice::model::{
     build, diff,
 };
 use sluice::router::Router;
+
+/// The gateway binary's allocator (`src/allocator.rs`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// `n` Ingresses, each with its own host, two paths and its own Service with three endpoints.
 fn snapshot(n: usize) -> Snapshot {
