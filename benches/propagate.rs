@@ -168,42 +168,54 @@ impl Stages {
         self.totals.push(read + (t2 - t0));
     }
 
-    fn print(mut self, title: &str) {
-        println!("{title}, p50 / p90 ms:");
-        for (name, values) in [
-            ("re-read", &mut self.reads),
-            ("build", &mut self.builds),
-            ("apply", &mut self.applies),
-            ("total", &mut self.totals),
-        ] {
-            values.sort();
-            println!(
-                "  {name:8} {:7.2} / {:7.2}",
-                ms(values[values.len() / 2]),
-                ms(values[values.len() * 9 / 10])
-            );
-        }
+    /// p50 and p90 of every stage.
+    fn print(self, title: &str) {
+        self.print_with(title, "p50 / p90", true, |sorted, _| {
+            format!(
+                "{:7.2} / {:7.2}",
+                ms(sorted[sorted.len() / 2]),
+                ms(sorted[sorted.len() * 9 / 10])
+            )
+        });
     }
-}
 
-impl Stages {
-    /// Median and range of the build, apply and total times.
-    fn print_range(mut self, title: &str) {
-        println!("{title}, median [range] ms:");
-        for (name, values) in [
-            ("build", &mut self.builds),
-            ("apply", &mut self.applies),
-            ("total", &mut self.totals),
-        ] {
-            let in_order: Vec<String> = values.iter().map(|v| format!("{:.1}", ms(*v))).collect();
-            values.sort();
-            println!(
-                "  {name:8} {:7.2} [{:.2}-{:.2}]  (in order: {})",
-                ms(values[values.len() / 2]),
-                ms(values[0]),
-                ms(values[values.len() - 1]),
+    /// Median, range and order of the build, apply and total times.
+    fn print_range(self, title: &str) {
+        self.print_with(title, "median [range]", false, |sorted, in_order| {
+            let in_order: Vec<String> = in_order.iter().map(|v| format!("{:.1}", ms(*v))).collect();
+            format!(
+                "{:7.2} [{:.2}-{:.2}]  (in order: {})",
+                ms(sorted[sorted.len() / 2]),
+                ms(sorted[0]),
+                ms(sorted[sorted.len() - 1]),
                 in_order.join(", ")
-            );
+            )
+        });
+    }
+
+    /// One line per stage (the re-read only with `reads`): `summary` of its times, sorted and
+    /// in the order taken.
+    fn print_with(
+        self,
+        title: &str,
+        what: &str,
+        reads: bool,
+        summary: impl Fn(&[Duration], &[Duration]) -> String,
+    ) {
+        println!("{title}, {what} ms:");
+        let stages = [
+            ("re-read", self.reads),
+            ("build", self.builds),
+            ("apply", self.applies),
+            ("total", self.totals),
+        ];
+        for (name, values) in stages
+            .into_iter()
+            .filter(|(name, _)| reads || *name != "re-read")
+        {
+            let mut sorted = values.clone();
+            sorted.sort();
+            println!("  {name:8} {}", summary(&sorted, &values));
         }
     }
 }
