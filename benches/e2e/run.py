@@ -8,6 +8,10 @@ rounds; each proxy's CPU time (utime + stime of all its processes and threads, f
 Everything listens on 127.0.0.1 on free ports; every started process is stopped by its pid.
 `rate` sends every proxy the same fixed request rate (oha, open loop, latency from each
 request's intended send time); `swaps` reads the gateway's RSS over thousands of route changes.
+`--floor` adds two floors (`benches/e2e/floor/`): a minimal HTTP/1.1 proxy on tokio with a
+hand-written codec (`floor`) and the same on hyper's connections (`floor-hyper`), run in the
+scenarios they serve (keepalive, newconn, rate): the least CPU a proxy on our runtime, and on
+our HTTP library, spends here.
 
 Usage: benches/e2e/run.sh [--rounds N] [--quick] [--duration S] [--only SCENARIO,...]
        benches/e2e/run.sh --only rate [--rate RPS] [--rate-conns N]
@@ -41,6 +45,8 @@ LOAD_CORE = "0"
 PROXIES = ["sluice", "nginx", "haproxy"]
 SCENARIOS = ["keepalive", "newconn", "h2c", "tls", "hosts10k", "rate"]
 CLOSED_LOOP = ["keepalive", "newconn", "h2c", "tls", "hosts10k"]
+FLOORS = ["floor", "floor-hyper"]  # `--floor`: measuring sticks, not products
+FLOOR_SCENARIOS = ["keepalive", "newconn", "rate"]  # plain HTTP/1.1, one route: all they serve
 OHA_VERSION = "1.16.0"
 STARTED = []  # every Popen we started, stopped by pid at exit
 
@@ -91,6 +97,22 @@ def build_sluice(skip_build):
     if not os.path.exists(binary) and not skip_build:
         sys.exit(f"no sluice binary at {binary}")
     return binary
+
+
+def build_floors(skip_build):
+    """The floor proxies by name, built in their own target directory (not workspace members)."""
+    target = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "floor")
+    if not skip_build:
+        log("building the floor (release)")
+        subprocess.run(["cargo", "build", "--release", "--locked", "--manifest-path",
+                        os.path.join(ROOT, "benches", "e2e", "floor", "Cargo.toml")],
+                       cwd=ROOT, check=True, env=dict(os.environ, CARGO_TARGET_DIR=target))
+    binaries = {"floor": os.path.join(target, "release", "sluice-bench-floor"),
+                "floor-hyper": os.path.join(target, "release", "floor-hyper")}
+    for binary in binaries.values():
+        if not os.path.exists(binary):
+            sys.exit(f"no floor binary at {binary} (run without --no-build once)")
+    return binaries
 
 
 def free_port():
@@ -270,6 +292,9 @@ def start_proxy(env, name, hosts=0):
         with open(conf, "w") as f:
             f.write(configs.haproxy(p, env.origin_port, env.pem, hosts_map))
         proc = start(["haproxy", "-f", conf, "-db"], PROXY_CORE)
+    elif name in FLOORS:
+        proc = start([env.binaries[name], "--http-port", str(p["http"]),
+                      "--origin-port", str(env.origin_port)], PROXY_CORE)
     else:
         manifests = os.path.join(d, "manifests")
         os.makedirs(manifests)
@@ -764,7 +789,7 @@ def memory(env, sizes):
     """RSS of each proxy with `n` hosts loaded, after one request to each of 100 hosts."""
     out = {}
     for n in sizes:
-        for name in PROXIES:
+        for name in [p for p in PROXIES if p not in FLOORS]:  # the floors have no host table
             proxy = start_proxy(env, name, hosts=n)
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.ports["http"], timeout=5)
@@ -817,7 +842,7 @@ def report_closed_loop(results, add):
     add("\n| scenario | CPU/req sluice÷nginx median [range over rounds] | sluice÷HAProxy "
         "| p99 sluice÷nginx |")
     add("|---|---|---|---|")
-    for sc, me in [(sc, me) for sc in CLOSED_LOOP for me in ("sluice", "sluice-b")]:
+    for sc, me in [(sc, me) for sc in CLOSED_LOOP for me in ["sluice", "sluice-b", *FLOORS]]:
         s = results.get((sc, me))
         if not s:
             continue
@@ -833,7 +858,7 @@ def report_closed_loop(results, add):
         o = results.get((sc, "nginx"))
         p99 = [a["p99_us"] / b["p99_us"] for a, b in zip(s, o or []) if a["p99_us"] and b["p99_us"]]
         cells.append(fmt_range(p99, 2))
-        add(f"| {sc}{' (sluice-b)' if me == 'sluice-b' else ''} | " + " | ".join(cells) + " |")
+        add(f"| {sc}{'' if me == 'sluice' else f' ({me})'} | " + " | ".join(cells) + " |")
 
 
 def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=(), warmup=0):
@@ -872,8 +897,8 @@ def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=
         add("\n| RSS (VmRSS, all processes) | " + " | ".join(PROXIES) + " |")
         add("|---|" + "---|" * len(PROXIES))
         for n in sorted({n for _, n in mem}):
-            add(f"| {n} hosts | " + " | ".join(f"{mem[(p, n)] / 1024:.1f} MiB" for p in PROXIES)
-                + " |")
+            add(f"| {n} hosts | " + " | ".join(f"{mem[(p, n)] / 1024:.1f} MiB" if (p, n) in mem
+                                               else "-" for p in PROXIES) + " |")
     return "\n".join(lines)
 
 
@@ -919,7 +944,7 @@ def report_rate(results, rate, add):
                             f"{rnd}: not well below saturation")
     add("\n| ratio, per round then median [range] | p50 | p99 | p99.9 |")
     add("|---|---|---|---|")
-    for me in ("sluice", "sluice-b"):
+    for me in ["sluice", "sluice-b", *FLOORS]:
         for other in ("nginx", "haproxy"):
             if results.get(("rate", me)) and results.get(("rate", other)):
                 add(f"| {me} ÷ {'HAProxy' if other == 'haproxy' else other} | " + " | ".join(
@@ -989,6 +1014,9 @@ def main():
     ap.add_argument("--swap-time-limit", type=float, default=1800,
                     help="seconds after which `swaps` stops (and says so)")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated subset")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run the floors, minimal HTTP/1.1 proxies on tokio with a hand-written "
+                         "codec and on hyper (benches/e2e/floor/), in keepalive, newconn and rate")
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", help="also write raw results here")
@@ -1007,6 +1035,8 @@ def main():
     PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
     if args.sluice_b or args.sluice_b_args:
         PROXIES.insert(1, "sluice-b")
+    if args.floor:
+        PROXIES.extend(FLOORS)
     scenarios = [s for s in SCENARIOS if not only or s in only]
 
     ensure_tools(args.no_install, "rate" in scenarios)
@@ -1015,6 +1045,8 @@ def main():
     if args.sluice_b:
         env.binaries["sluice-b"] = os.path.abspath(args.sluice_b)
     env.extra_args["sluice-b"] = shlex.split(args.sluice_b_args)
+    if args.floor:
+        env.binaries.update(build_floors(args.no_build))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     results, prop, mem, shift, swap_runs = {}, [], {}, [], []
     rate = (args.rate, args.rate_conns)
@@ -1026,7 +1058,7 @@ def main():
             s != "hosts10k" for s in scenarios) else {}
         many = {}
         if "hosts10k" in scenarios:
-            for name in PROXIES:
+            for name in [p for p in PROXIES if p not in FLOORS]:
                 log(f"loading {args.hosts} hosts into {name}")
                 many[name] = start_proxy(env, name, hosts=args.hosts)
         # Warm-up: one short keep-alive run through each, and straight to the origin.
@@ -1038,6 +1070,8 @@ def main():
             order = PROXIES[k:] + PROXIES[:k]
             for sc in scenarios:
                 for name in order:
+                    if name in FLOORS and sc not in FLOOR_SCENARIOS:
+                        continue
                     proxy = many[name] if sc == "hosts10k" else plain[name]
                     r = measure(env, proxy, sc, args.duration,
                                 script=script if sc == "hosts10k" else None, rate=rate,
