@@ -775,6 +775,121 @@ def swaps(env, loaded, count, time_limit, same_host=False, settle=10.0):
             "exited": exited}
 
 
+def churn_slice(name, port, present):
+    """EndpointSlice `name` of Service `shift`: one ready endpoint on loopback `port`, or none."""
+    endpoints = ('\n- addresses: ["127.0.0.1"]\n  conditions:\n    ready: true'
+                 if present else " []")
+    return f"""apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}
+  namespace: default
+  labels:
+    kubernetes.io/service-name: shift
+addressType: IPv4
+ports:
+- port: {port}
+  protocol: TCP
+endpoints:{endpoints}
+"""
+
+
+def churn_route(timeout_s):
+    """Service `shift` and its Ingress, with `proxy-read-timeout` set to `timeout_s`: a change
+    of the route under load that leaves it routing to the same Service."""
+    ingress = SHIFT_ROUTE.split("---\napiVersion: networking.k8s.io/v1\n", 1)
+    return (ingress[0] + "---\napiVersion: networking.k8s.io/v1\n" + ingress[1].replace(
+        "  namespace: default\nspec:\n  ingressClassName",
+        "  namespace: default\n  annotations:\n"
+        f"    nginx.ingress.kubernetes.io/proxy-read-timeout: \"{timeout_s}\"\n"
+        "spec:\n  ingressClassName", 1))
+
+
+def write_atomic(path, text):
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def churn(env, loaded, changes, seconds, interval=0.01):
+    """Failed requests under load while routes and endpoints change: wrk keeps 50 keep-alive
+    connections on `shift.example.com` for `seconds`, while `changes` route changes are made
+    and awaited (the add, modify, remove cycle of `swaps` next to `loaded` Ingresses, and every
+    tenth change a new `proxy-read-timeout` on the loaded route itself), and the loaded
+    Service's endpoints move between two origins every `interval` s (A, A+B, B, A+B, ...: one
+    EndpointSlice per origin, emptied and filled in turn, never both empty)."""
+    p = ports()
+    d, manifests = loaded_manifests(env, loaded, "churn-")
+    b_port, b_status = free_port(), free_port()
+    os.makedirs(os.path.join(d, "origin-b", "tmp"))
+    conf = os.path.join(d, "origin-b.conf")
+    with open(conf, "w") as f:
+        f.write(configs.origin_nginx(b_port, b_status, os.path.join(d, "origin-b")))
+    origin_b = start(["nginx", "-c", conf, "-p", os.path.join(d, "origin-b"), "-g", "daemon off;"],
+                     LOAD_CORE)
+    route = os.path.join(manifests, "shift.yaml")
+    slices = {"a": (os.path.join(manifests, "shift-a.yaml"), env.origin_port),
+              "b": (os.path.join(manifests, "shift-b.yaml"), b_port)}
+    write_atomic(route, churn_route(60))
+    for name, (path, port) in slices.items():
+        write_atomic(path, churn_slice(f"shift-{name}", port, True))
+    logfile = os.path.join(d, "sluice.log")
+    proc = start_sluice(env, manifests, p, logfile)
+    stop_churn = threading.Event()
+    endpoint_changes = [0]
+
+    def move_endpoints():
+        # A+B -> B -> A+B -> A -> ...: empty one slice, then fill it again, alternating.
+        k = 0
+        while not stop_churn.wait(interval):
+            name = "a" if k % 4 < 2 else "b"
+            path, port = slices[name]
+            write_atomic(path, churn_slice(f"shift-{name}", port, k % 2 == 1))
+            endpoint_changes[0] += 1
+            k += 1
+
+    try:
+        wait_http(b_port)
+        wait_http(p["http"], "shift.example.com", want=200, timeout=300)
+        wait_http(p["http"], f"host-{loaded - 1}.example.com", want=200, timeout=300)
+        result = {}
+        load_thread = threading.Thread(target=lambda: result.update(run_wrk(
+            f"http://127.0.0.1:{p['http']}/", seconds, 50, ["Host: shift.example.com"])))
+        mover = threading.Thread(target=move_endpoints)
+        load_thread.start()
+        mover.start()
+        client = Client(p["http"])
+        done, unexpected, t_start = 0, 0, time.monotonic()
+        for i in range(changes):
+            if proc.poll() is not None or time.monotonic() - t_start > seconds - 1:
+                break
+            if i % 10 == 9:
+                write_atomic(route, churn_route(60 + i % 20))
+            what, host, text, path, before, after = swap_step(i)
+            t0 = time.monotonic()
+            apply_swap(manifests, text)
+            ms, bad = client.until(host, t0, lambda r, a=after: r.status == a,
+                                   lambda r, b=before: r is not None and r.status == b, path)
+            unexpected += bad
+            done += 1
+        route_s = time.monotonic() - t_start
+        client.close()
+        load_thread.join()
+        stop_churn.set()
+        mover.join()
+        exited = proc.poll()
+    finally:
+        stop_churn.set()
+        stop(proc)
+        stop(origin_b)
+    return {"loaded": loaded, "route_changes": done, "route_changes_s": route_s,
+            "endpoint_changes": endpoint_changes[0], "seconds": seconds,
+            "requests": result.get("requests", 0), "failed": result.get("errors", 1),
+            "p99_us": result.get("p99_us"), "unexpected_while_waiting": unexpected,
+            "exited": exited}
+
+
 def last_apply_ms(logfile):
     """`apply_us` (diff + router compile + swap) of the gateway's last `config applied` line."""
     with open(logfile) as f:
@@ -861,7 +976,8 @@ def report_closed_loop(results, add):
         add(f"| {sc}{'' if me == 'sluice' else f' ({me})'} | " + " | ".join(cells) + " |")
 
 
-def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=(), warmup=0):
+def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=(), warmup=0,
+           churn_runs=()):
     lines = []
     add = lines.append
     add(f"\n## sluice e2e bench: {rounds} interleaved rounds, {duration}s per run after {warmup}s "
@@ -874,6 +990,16 @@ def report(results, rounds, duration, prop, mem, shift=(), rate=None, swap_runs=
         report_rate(results, rate, add)
     for r in swap_runs:
         report_swaps(r, add)
+    if churn_runs:
+        add("\n| churn under load (wrk, 50 keep-alive connections on the changing route) | "
+            "requests | failed | route changes (awaited) | endpoint changes | p99 µs | "
+            "gateway exited |")
+        add("|---|---|---|---|---|---|---|")
+        for r in churn_runs:
+            add(f"| {r['loaded']} Ingresses loaded, {r['seconds']} s | {r['requests']} | "
+                f"**{r['failed']}** | {r['route_changes']} in {r['route_changes_s']:.1f} s | "
+                f"{r['endpoint_changes']} | {r['p99_us'] or 0:.0f} | "
+                f"{'no' if r['exited'] is None else r['exited']} |")
     if prop:
         add("\n| propagation (new Ingress file → first 200) | samples | p50 ms | p99 ms | "
             "max ms | non-404/200 | RSS after | of which apply (diff+compile+swap) p50 ms |")
@@ -999,7 +1125,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="3 s runs, fewer propagation samples, at most 1,000 swaps")
     ap.add_argument("--only", default="", help="comma-separated scenarios (" +
-                    ",".join(SCENARIOS + ["propagation", "endpoints", "memory", "swaps"]) + ")")
+                    ",".join(SCENARIOS + ["propagation", "endpoints", "memory", "swaps",
+                                          "churn"]) + ")")
     ap.add_argument("--hosts", type=int, default=10_000, help="hosts in the many-hosts table")
     ap.add_argument("--prop-samples", type=int, default=100)
     ap.add_argument("--rate", type=int, default=5000,
@@ -1013,6 +1140,10 @@ def main():
                     help="`swaps` adds and removes the same host every cycle (default: a new one)")
     ap.add_argument("--swap-time-limit", type=float, default=1800,
                     help="seconds after which `swaps` stops (and says so)")
+    ap.add_argument("--churn-changes", type=int, default=1000,
+                    help="route changes of `churn` (awaited, under load)")
+    ap.add_argument("--churn-seconds", type=int, default=30,
+                    help="seconds of load in `churn`; route changes stop 1 s before")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated subset")
     ap.add_argument("--floor", action="store_true",
                     help="also run the floors, minimal HTTP/1.1 proxies on tokio with a hand-written "
@@ -1048,7 +1179,7 @@ def main():
     if args.floor:
         env.binaries.update(build_floors(args.no_build))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    results, prop, mem, shift, swap_runs = {}, [], {}, [], []
+    results, prop, mem, shift, swap_runs, churn_runs = {}, [], {}, [], [], []
     rate = (args.rate, args.rate_conns)
     try:
         script = os.path.join(env.dir, "random-hosts.lua")
@@ -1111,10 +1242,13 @@ def main():
             log(f"{args.swaps} route swaps with {args.swap_hosts} Ingresses loaded")
             swap_runs.append(swaps(env, args.swap_hosts, args.swaps, args.swap_time_limit,
                                    args.swap_same_host))
+        if (not only or "churn" in only) and "sluice" in PROXIES:
+            log(f"{args.churn_changes} route changes and endpoint churn under load")
+            churn_runs.append(churn(env, args.swap_hosts, args.churn_changes, args.churn_seconds))
     finally:
         env.close()
     text = report(results, args.rounds, args.duration, prop, mem, shift, rate, swap_runs,
-                  args.warmup)
+                  args.warmup, churn_runs)
     print(text)
     if args.json:
         with open(args.json, "w") as f:
@@ -1122,7 +1256,7 @@ def main():
                        "propagation": prop,
                        "endpoint_shift": shift,
                        "memory": {f"{k[0]}/{k[1]}": v for k, v in mem.items()},
-                       "swaps": swap_runs}, f, indent=1)
+                       "swaps": swap_runs, "churn": churn_runs}, f, indent=1)
 
 
 if __name__ == "__main__":
