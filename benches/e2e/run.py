@@ -628,12 +628,15 @@ spec:
 """
 
 
-def shift_slice(port):
-    """The one EndpointSlice of Service `shift`, pointing at `port` on loopback."""
+def shift_slice(port, name="shift-1", present=True):
+    """EndpointSlice `name` of Service `shift`: one ready endpoint on loopback `port`, or none
+    when not `present`."""
+    endpoints = ('\n- addresses: ["127.0.0.1"]\n  conditions:\n    ready: true'
+                 if present else " []")
     return f"""apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
-  name: shift-1
+  name: {name}
   namespace: default
   labels:
     kubernetes.io/service-name: shift
@@ -641,10 +644,7 @@ addressType: IPv4
 ports:
 - port: {port}
   protocol: TCP
-endpoints:
-- addresses: ["127.0.0.1"]
-  conditions:
-    ready: true
+endpoints:{endpoints}
 """
 
 
@@ -775,25 +775,6 @@ def swaps(env, loaded, count, time_limit, same_host=False, settle=10.0):
             "exited": exited}
 
 
-def churn_slice(name, port, present):
-    """EndpointSlice `name` of Service `shift`: one ready endpoint on loopback `port`, or none."""
-    endpoints = ('\n- addresses: ["127.0.0.1"]\n  conditions:\n    ready: true'
-                 if present else " []")
-    return f"""apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}
-  namespace: default
-  labels:
-    kubernetes.io/service-name: shift
-addressType: IPv4
-ports:
-- port: {port}
-  protocol: TCP
-endpoints:{endpoints}
-"""
-
-
 def churn_route(timeout_s):
     """Service `shift` and its Ingress, with `proxy-read-timeout` set to `timeout_s`: a change
     of the route under load that leaves it routing to the same Service."""
@@ -833,7 +814,7 @@ def churn(env, loaded, changes, seconds, interval=0.01):
               "b": (os.path.join(manifests, "shift-b.yaml"), b_port)}
     write_atomic(route, churn_route(60))
     for name, (path, port) in slices.items():
-        write_atomic(path, churn_slice(f"shift-{name}", port, True))
+        write_atomic(path, shift_slice(port, f"shift-{name}"))
     logfile = os.path.join(d, "sluice.log")
     proc = start_sluice(env, manifests, p, logfile)
     stop_churn = threading.Event()
@@ -845,7 +826,7 @@ def churn(env, loaded, changes, seconds, interval=0.01):
         while not stop_churn.wait(interval):
             name = "a" if k % 4 < 2 else "b"
             path, port = slices[name]
-            write_atomic(path, churn_slice(f"shift-{name}", port, k % 2 == 1))
+            write_atomic(path, shift_slice(port, f"shift-{name}", k % 2 == 1))
             endpoint_changes[0] += 1
             k += 1
 

@@ -46,38 +46,8 @@ const BAD_GATEWAY: &[u8] =
     b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let port = |flag: &str| -> u16 {
-        let value = args
-            .iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1));
-        match value.and_then(|v| v.parse().ok()) {
-            Some(port) => port,
-            None => {
-                eprintln!("usage: sluice-bench-floor --http-port PORT --origin-port PORT");
-                std::process::exit(2);
-            }
-        }
-    };
-    let (http_port, origin_port) = (port("--http-port"), port("--origin-port"));
-    let origin = SocketAddr::from(([127, 0, 0, 1], origin_port));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("runtime: {error}");
-            std::process::exit(1);
-        }
-    };
-    let local = tokio::task::LocalSet::new();
-    let served = local.block_on(&runtime, accept_loop(http_port, origin));
-    if let Err(error) = served {
-        eprintln!("listen on 127.0.0.1:{http_port}: {error}");
-        std::process::exit(1);
-    }
+    let (http_port, origin) = floor::ports("sluice-bench-floor");
+    floor::run(http_port, accept_loop(http_port, origin));
 }
 
 async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
@@ -89,16 +59,10 @@ async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
             continue;
         };
         let _ = client.set_nodelay(true);
-        seed = next(seed);
+        seed = floor::next_id(seed);
         let conn = Connection::new(peer, port, origin, pool.clone(), seed);
         tokio::task::spawn_local(conn.serve(client));
     }
-}
-
-/// A 64-bit LCG step: request ids need to differ, not to be unpredictable, in a bench.
-fn next(seed: u64) -> u64 {
-    seed.wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407)
 }
 
 /// One client connection and the buffers it reuses for every request.
@@ -212,12 +176,9 @@ impl Connection {
             if DROPPED.iter().any(|d| name.eq_ignore_ascii_case(d)) {
                 continue;
             }
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value);
-            out.extend_from_slice(b"\r\n");
+            put_header(out, name.as_bytes(), h.value);
         }
-        self.seed = next(self.seed);
+        self.seed = floor::next_id(self.seed);
         let _ = write!(
             out,
             "X-Request-ID: {:016x}{:016x}\r\n",
@@ -233,10 +194,7 @@ impl Connection {
             (b"X-Forwarded-Scheme", b"http"),
             (b"X-Scheme", b"http"),
         ] {
-            out.extend_from_slice(name);
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
+            put_header(out, name, value);
         }
         out.extend_from_slice(b"\r\n");
         Ok(Some(RequestHead { len, close }))
@@ -319,10 +277,7 @@ impl Connection {
             if name.eq_ignore_ascii_case("keep-alive") {
                 continue;
             }
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value);
-            out.extend_from_slice(b"\r\n");
+            put_header(out, name.as_bytes(), h.value);
         }
         if close {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -334,4 +289,12 @@ impl Connection {
             keep_alive,
         }))
     }
+}
+
+/// Appends a header line.
+fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }

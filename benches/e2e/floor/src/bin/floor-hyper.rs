@@ -39,37 +39,8 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 ];
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let port = |flag: &str| -> u16 {
-        let value = args
-            .iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1));
-        match value.and_then(|v| v.parse().ok()) {
-            Some(port) => port,
-            None => {
-                eprintln!("usage: floor-hyper --http-port PORT --origin-port PORT");
-                std::process::exit(2);
-            }
-        }
-    };
-    let (http_port, origin_port) = (port("--http-port"), port("--origin-port"));
-    let origin = SocketAddr::from(([127, 0, 0, 1], origin_port));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("runtime: {error}");
-            std::process::exit(1);
-        }
-    };
-    let local = tokio::task::LocalSet::new();
-    if let Err(error) = local.block_on(&runtime, accept_loop(http_port, origin)) {
-        eprintln!("listen on 127.0.0.1:{http_port}: {error}");
-        std::process::exit(1);
-    }
+    let (http_port, origin) = floor::ports("floor-hyper");
+    floor::run(http_port, accept_loop(http_port, origin));
 }
 
 async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
@@ -82,7 +53,7 @@ async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
             continue;
         };
         let _ = client.set_nodelay(true);
-        seed = next(seed);
+        seed = floor::next_id(seed);
         let Ok(peer_ip) = HeaderValue::from_str(&peer.ip().to_string()) else {
             continue;
         };
@@ -105,12 +76,6 @@ async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
     }
 }
 
-/// A 64-bit LCG step: request ids need to differ, not to be unpredictable, in a bench.
-fn next(seed: u64) -> u64 {
-    seed.wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407)
-}
-
 /// What a client connection's requests need to be forwarded.
 #[derive(Clone)]
 struct Forwarder {
@@ -130,7 +95,7 @@ impl Forwarder {
         let host = headers.get(HOST).cloned();
         let id = {
             let mut seed = self.seed.borrow_mut();
-            *seed = next(*seed);
+            *seed = floor::next_id(*seed);
             format!("{:016x}{:016x}", *seed, seed.rotate_left(29))
         };
         let http = HeaderValue::from_static("http");
