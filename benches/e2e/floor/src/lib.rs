@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use tokio::net::{TcpListener, TcpStream};
+
 /// The `--http-port` to listen on and the origin (`--origin-port` on 127.0.0.1); exits with a
 /// usage line when either is missing or not a port.
 pub fn ports(program: &str) -> (u16, SocketAddr) {
@@ -42,6 +44,24 @@ pub fn run(port: u16, serve: impl Future<Output = std::io::Result<()>>) {
     if let Err(error) = local.block_on(&runtime, serve) {
         eprintln!("listen on 127.0.0.1:{port}: {error}");
         std::process::exit(1);
+    }
+}
+
+/// Accepts connections on 127.0.0.1:`port` with `TCP_NODELAY` and hands each to `serve` with
+/// its peer and a seed for request ids.
+pub async fn accept_each(
+    port: u16,
+    mut serve: impl FnMut(TcpStream, SocketAddr, u64),
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    loop {
+        let Ok((client, peer)) = listener.accept().await else {
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        seed = next_id(seed);
+        serve(client, peer, seed);
     }
 }
 

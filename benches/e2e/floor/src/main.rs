@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Idle upstream connections, most recently used last.
 type Pool = Rc<RefCell<Vec<TcpStream>>>;
@@ -47,22 +47,12 @@ const BAD_GATEWAY: &[u8] =
 
 fn main() {
     let (http_port, origin) = floor::ports("sluice-bench-floor");
-    floor::run(http_port, accept_loop(http_port, origin));
-}
-
-async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let pool = Pool::default();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    loop {
-        let Ok((client, peer)) = listener.accept().await else {
-            continue;
-        };
-        let _ = client.set_nodelay(true);
-        seed = floor::next_id(seed);
-        let conn = Connection::new(peer, port, origin, pool.clone(), seed);
+    let serve = floor::accept_each(http_port, |client, peer, seed| {
+        let conn = Connection::new(peer, http_port, origin, pool.clone(), seed);
         tokio::task::spawn_local(conn.serve(client));
-    }
+    });
+    floor::run(http_port, serve);
 }
 
 /// One client connection and the buffers it reuses for every request.
@@ -215,28 +205,14 @@ impl Connection {
         upstream.write_all(&self.request).await.map_err(drop)?;
         self.upstream_input.clear();
         let head = loop {
-            if upstream
-                .read_buf(&mut self.upstream_input)
-                .await
-                .map_err(drop)?
-                == 0
-            {
-                return Err(());
-            }
+            read_more(&mut upstream, &mut self.upstream_input).await?;
             if let Some(head) = self.parse_response(close)? {
                 break head;
             }
         };
         let end = head.len + head.content_length;
         while self.upstream_input.len() < end {
-            if upstream
-                .read_buf(&mut self.upstream_input)
-                .await
-                .map_err(drop)?
-                == 0
-            {
-                return Err(());
-            }
+            read_more(&mut upstream, &mut self.upstream_input).await?;
         }
         self.response
             .extend_from_slice(&self.upstream_input[head.len..end]);
@@ -288,6 +264,14 @@ impl Connection {
             content_length: content_length.ok_or(())?,
             keep_alive,
         }))
+    }
+}
+
+/// Reads more of the upstream's answer into `input`; an error at its end or on a failure.
+async fn read_more(upstream: &mut TcpStream, input: &mut BytesMut) -> Result<(), ()> {
+    match upstream.read_buf(input).await {
+        Ok(0) | Err(_) => Err(()),
+        Ok(_) => Ok(()),
     }
 }
 

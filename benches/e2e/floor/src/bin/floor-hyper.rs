@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A proxied response body, or none (502).
 type Body = Either<Returning, Empty<bytes::Bytes>>;
@@ -40,22 +40,11 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 
 fn main() {
     let (http_port, origin) = floor::ports("floor-hyper");
-    floor::run(http_port, accept_loop(http_port, origin));
-}
-
-async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let pool = Pool::default();
-    let port_value = HeaderValue::from(port);
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    loop {
-        let Ok((client, peer)) = listener.accept().await else {
-            continue;
-        };
-        let _ = client.set_nodelay(true);
-        seed = floor::next_id(seed);
+    let port_value = HeaderValue::from(http_port);
+    let serve = floor::accept_each(http_port, |client, peer, seed| {
         let Ok(peer_ip) = HeaderValue::from_str(&peer.ip().to_string()) else {
-            continue;
+            return;
         };
         let conn = Forwarder {
             peer_ip,
@@ -73,7 +62,8 @@ async fn accept_loop(port: u16, origin: SocketAddr) -> std::io::Result<()> {
                 .serve_connection(TokioIo::new(client), service)
                 .await;
         });
-    }
+    });
+    floor::run(http_port, serve);
 }
 
 /// What a client connection's requests need to be forwarded.
